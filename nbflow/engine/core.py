@@ -1,0 +1,388 @@
+"""The engine: one ``trio.run`` that turns commands into events and events into task runs.
+
+Everything that happens is appended to the history writer as a stage row; the in-memory
+state (``state.py``) is a cache of the fold of those rows that recovery can rebuild.  Every
+background job belongs to a nursery of the engine; other threads reach it only through
+``trio.from_thread`` with its token (see ``nbflow.handle``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from ..keys import new_event_key, run_id
+from ..spec.model import Config, EventType
+from ..spec.values import to_json_value
+from ..store.writer import HistoryWriter, now_us
+from ..workspace import Workspace
+from .state import EventState, FlowState, TaskState
+
+
+@dataclass(frozen=True)
+class StageRow:
+    """A stage as listeners see it (the same fields as the ``stages`` table)."""
+
+    stage_id: int
+    event_key: str | None
+    flow: str | None
+    task: str | None
+    run: int | None
+    action: str
+    at_us: int
+    detail: str | None = None
+    run_id: str | None = None
+    exit_code: int | None = None
+    actor: str | None = None
+    target: str | None = None
+
+
+class Engine:
+    """Runs a ``Config`` on a ``Workspace``; start it with ``await nursery.start(engine.run)``."""
+
+    def __init__(self, config: Config, workspace: Workspace, *, max_parallel: int | None = None,
+                 actor: str = "engine") -> None:
+        self.config = config
+        self.ws = workspace
+        self.actor = actor
+        self.max_parallel = max_parallel or config.engine.max_parallel or os.cpu_count() or 2
+        self.events: dict[str, EventState] = {}          # active events by key
+        self.paused_types: dict[str, str | None] = {}     # type -> reason
+        self.listeners: list[Callable[[StageRow], None]] = []
+        self.writer: HistoryWriter | None = None
+        self.con = None
+        self.token: trio.lowlevel.TrioToken | None = None
+        self.started_us = 0
+        self.counts = {"events": 0, "success": 0, "failure": 0, "runs": 0}
+        self._next_stage_id = 1
+        self._next_artifact_id = 1
+        self._stop = trio.Event()
+        self._inbox_wakeup = trio.Event()
+        self._idle_check = trio.Event()
+        self._nursery: trio.Nursery | None = None
+        self._limiter = trio.CapacityLimiter(self.max_parallel)
+        self._known_keys: set[str] = set()
+        self._inbox_busy = False
+        self.services: list[Any] = []                      # generator service etc.
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """Run until ``stop()``; ``task_status.started(self)`` once the engine accepts work."""
+        from . import recovery, server
+        from .lock import EngineLock
+        from .store_open import open_history
+
+        self.ws.ensure()
+        lock = EngineLock(self.ws)
+        lock.acquire()
+        try:
+            self.con = await trio.to_thread.run_sync(open_history, self.ws, self.config)
+            self.writer = HistoryWriter(self.con)
+            self._next_stage_id = self._max_id("stages", "stage_id") + 1
+            self._next_artifact_id = self._max_id("artifacts", "artifact_id") + 1
+            self.token = trio.lowlevel.current_trio_token()
+            self.started_us = now_us()
+            pending_runs = recovery.recover(self)
+            self.writer.flush_sync()
+            async with trio.open_nursery() as outer:
+                await outer.start(self.writer.run)
+                try:
+                    async with trio.open_nursery() as nursery:
+                        self._nursery = nursery
+                        await nursery.start(server.serve, self)
+                        for service in self.services:
+                            await nursery.start(service.run)
+                        for ev, fs, ts in pending_runs:
+                            self._dispatch(ev, fs, ts)
+                        for ev in list(self.events.values()):
+                            self._start_flows(ev)   # ends what the crash left finished but open
+                        nursery.start_soon(self._watch_inbox, name="nbflow-inbox")
+                        task_status.started(self)
+                        await self._stop.wait()
+                        nursery.cancel_scope.cancel()
+                finally:
+                    self._nursery = None
+                    outer.cancel_scope.cancel()   # the writer flushes what is left, shielded
+        finally:
+            if self.con is not None:
+                self.con.close()
+                self.con = None
+            lock.release()
+
+    def stop(self) -> None:
+        """Ask the engine to stop: running tasks are interrupted (and re-run after a restart)."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def _max_id(self, table: str, column: str) -> int:
+        return int(self.con.execute(f"SELECT coalesce(max({column}), 0) FROM {table}").fetchone()[0])
+
+    # -- recording ------------------------------------------------------------------------------
+    def stage(self, event_key: str | None, flow: str | None, task: str | None, run: int | None,
+              action: str, detail: str | None = None, *, run_id: str | None = None,
+              exit_code: int | None = None, actor: str | None = None, target: str | None = None) -> int:
+        """Append a stage row and tell the listeners; returns the writer's sequence number."""
+        row = StageRow(self._next_stage_id, event_key, flow, task, run, action, now_us(), detail,
+                       run_id, exit_code, actor or self.actor, target)
+        self._next_stage_id += 1
+        seq = self.writer.append("stages", (
+            row.stage_id, event_key, flow, task, run, action, row.at_us, detail, run_id, exit_code,
+            row.actor, target))
+        for listener in self.listeners:
+            listener(row)
+        return seq
+
+    def add_artifact(self, run_id_: str | None, event_key: str | None, name: str, kind: str,
+                     path: str, size_bytes: int | None) -> int:
+        seq = self.writer.append("artifacts", (
+            self._next_artifact_id, run_id_, event_key, name, kind, path, size_bytes, now_us()))
+        self._next_artifact_id += 1
+        return seq
+
+    # -- events ---------------------------------------------------------------------------------
+    def event_type(self, name: str) -> EventType:
+        return self.config.event_type(name)
+
+    def create_event(self, etype: EventType, values: dict[str, Any], *, source: str = "user",
+                     event_key: str | None = None, generator: str | None = None,
+                     parent_run_id: str | None = None, cause: str | None = None,
+                     command_id: str | None = None, validated: bool = False) -> tuple[str, int]:
+        """Record a new event and start its flows; returns (key, writer sequence number).
+
+        ``values`` are validated here unless the caller already did.
+        """
+        typed = values if validated else etype.validate(values)
+        key = event_key or new_event_key()
+        created = now_us()
+        label = etype.label(typed)
+        self.writer.append("event_log", (
+            key, etype.name, label, json.dumps({k: to_json_value(v) for k, v in typed.items()}),
+            source, generator, parent_run_id, cause, created, command_id))
+        self._known_keys.add(key)
+        ev = EventState.new(key, etype, typed, created)
+        if etype.name in self.paused_types:
+            ev.paused = True
+        self.events[key] = ev
+        self.counts["events"] += 1
+        seq = self.stage(key, None, None, None, "emitted", label,
+                         actor=generator or (parent_run_id and "task") or source)
+        if ev.paused:
+            seq = self.stage(key, None, None, None, "paused",
+                             f"type {etype.name} is paused", target=f"type:{etype.name}")
+        self._start_flows(ev)
+        return key, seq
+
+    async def emit(self, event_type: str, values: dict[str, Any], *, source: str = "user",
+                   parent_run_id: str | None = None, generator: str | None = None,
+                   cause: str | None = None, event_key: str | None = None) -> str:
+        """Create an event and return its key once its row is committed."""
+        key, seq = self.create_event(self.event_type(event_type), values, source=source,
+                                     parent_run_id=parent_run_id, generator=generator, cause=cause,
+                                     event_key=event_key)
+        await self.writer.durable(seq)
+        return key
+
+    def _start_flows(self, ev: EventState) -> None:
+        for fs in ev.flows.values():
+            if fs.active:
+                self._advance_flow(ev, fs)
+        self._maybe_finish_event(ev)
+
+    # -- scheduling -----------------------------------------------------------------------------
+    def is_paused(self, ev: EventState, fs: FlowState, ts: TaskState) -> bool:
+        return ev.paused or fs.paused or ts.paused or ev.etype.name in self.paused_types
+
+    def _dispatch(self, ev: EventState, fs: FlowState, ts: TaskState) -> None:
+        """Start ``ts`` unless something above it is paused (then it waits, ready)."""
+        if self.is_paused(ev, fs, ts) or self._nursery is None or self.stopping:
+            ts.status = "ready"
+            return
+        if not fs.started:
+            fs.started = True
+            self.stage(ev.key, fs.flow.name, None, None, "invoked")
+        ts.status = "queued"
+        from .taskrun import run_task
+
+        self._nursery.start_soon(run_task, self, ev, fs, ts)
+
+    def _advance_flow(self, ev: EventState, fs: FlowState) -> None:
+        for ts in fs.newly_ready():
+            self._dispatch(ev, fs, ts)
+        if fs.is_finished() and not fs.done:
+            self._finish_flow(ev, fs)
+
+    def _finish_flow(self, ev: EventState, fs: FlowState) -> None:
+        fs.done = True
+        if not fs.started:
+            # A flow with no tasks, or whose tasks were all skipped before starting.
+            fs.started = True
+            self.stage(ev.key, fs.flow.name, None, None, "invoked")
+        outcome = fs.outcome()
+        self.stage(ev.key, fs.flow.name, None, None, outcome)
+        self.stage(ev.key, fs.flow.name, None, None, "final", outcome)
+
+    def _maybe_finish_event(self, ev: EventState) -> None:
+        if ev.key in self.events and ev.is_finished():
+            outcome = ev.outcome()
+            if outcome in ("success", "failure"):
+                self.stage(ev.key, None, None, None, outcome)
+            self.stage(ev.key, None, None, None, "final", outcome)
+            del self.events[ev.key]
+            self.counts["failure" if outcome == "failure" else "success"] += 1
+            if ev.deadline_scope is not None:
+                ev.deadline_scope.cancel()
+            self._idle_check.set()
+
+    def task_done(self, ev: EventState, fs: FlowState, ts: TaskState) -> None:
+        """Called by a run when its task reached a final status: move the DAG on."""
+        self._advance_flow(ev, fs)
+        self._maybe_finish_event(ev)
+
+    def reactivate(self, ev: EventState) -> None:
+        """Put a finished event back among the active ones (retry of a finished event)."""
+        if ev.key not in self.events:
+            self.events[ev.key] = ev
+            self.stage(ev.key, None, None, None, "retried", "event active again")
+
+    def resume_ready(self) -> None:
+        """Dispatch every ready task that nothing pauses any more."""
+        for ev in list(self.events.values()):
+            for fs in ev.flows.values():
+                if not fs.active or fs.done:
+                    continue
+                for ts in fs.tasks.values():
+                    if ts.status == "ready":
+                        self._dispatch(ev, fs, ts)
+
+    # -- run contexts -----------------------------------------------------------------------------
+    def run_dir(self, ev: EventState, fs: FlowState, ts: TaskState) -> Path:
+        return self.ws.run_dir(ev.key, fs.flow.name, ts.name, ts.attempt)
+
+    def run_id(self, ev: EventState, fs: FlowState, ts: TaskState) -> str:
+        return run_id(ev.key, fs.flow.name, ts.name, ts.attempt)
+
+    def emit_from_thread(self, event_type: str, values: dict[str, Any], *,
+                         parent_run_id: str | None = None, source: str | None = None) -> str:
+        """``emit`` for code running in another thread (Python tasks, the kernel's handle).
+
+        On the engine's own thread (an ``async`` Python task) the event is created at once
+        and committed with the next batch.
+        """
+        try:
+            trio.lowlevel.current_task()
+        except RuntimeError:
+            return trio.from_thread.run(
+                lambda: self.emit(event_type, values, parent_run_id=parent_run_id,
+                                  source=source or ("task" if parent_run_id else "user")),
+                trio_token=self.token)
+        key, _ = self.create_event(self.event_type(event_type), values, parent_run_id=parent_run_id,
+                                   source=source or ("task" if parent_run_id else "user"))
+        return key
+
+    def publish_from_run(self, ctx, obj: Any, kind: str, name: str | None) -> Path:
+        """``ctx.publish`` of a Python task: store the file, record the artifact row."""
+        from ..taskapi import store_artifact
+
+        name, target = store_artifact(ctx.run_dir, obj, kind, name)
+        size = target.stat().st_size
+
+        def record() -> None:
+            self.add_artifact(ctx.run_id, ctx.event_key, name, kind, str(target.resolve()), size)
+
+        try:
+            trio.lowlevel.current_task()
+        except RuntimeError:
+            trio.from_thread.run_sync(record, trio_token=self.token)
+        else:
+            record()
+        return target
+
+    # -- the inbox ------------------------------------------------------------------------------
+    def wake_inbox(self) -> None:
+        self._inbox_wakeup.set()
+
+    async def _watch_inbox(self) -> None:
+        from .commands import apply_inbox
+
+        while True:
+            await apply_inbox(self)
+            with trio.move_on_after(self.config.engine.poll_interval):
+                await self._inbox_wakeup.wait()
+            self._inbox_wakeup = trio.Event()
+
+    async def drain_inbox(self) -> None:
+        """Apply whatever the inbox holds now (before recording a task's end, so what the task
+        emitted or published lands before its success)."""
+        from .commands import apply_inbox
+
+        await apply_inbox(self)
+
+    # -- queries --------------------------------------------------------------------------------
+    def query(self, sql: str, params: list | None = None):
+        """Run ``sql`` on a fresh cursor (thread-safe); returns the DuckDB relation result."""
+        cursor = self.con.cursor()
+        return cursor.execute(sql, params or [])
+
+    async def sql(self, sql: str, params: list | None = None) -> tuple[list[str], list[tuple]]:
+        """Columns and rows of ``sql``, computed in a worker thread."""
+        def run():
+            cur = self.query(sql, params)
+            cols = [d[0] for d in cur.description] if cur.description else []
+            return cols, cur.fetchall()
+
+        return await trio.to_thread.run_sync(run)
+
+    def status(self) -> dict[str, Any]:
+        """What runs now: active events, their flows and tasks, with elapsed times."""
+        now = time.time()
+        events = []
+        for ev in self.events.values():
+            flows = []
+            for fs in ev.flows.values():
+                if not fs.active:
+                    continue
+                tasks = [{"task": ts.name, "status": ts.status, "attempt": ts.attempt,
+                          "paused": ts.paused,
+                          "elapsed": round(now - ts.started_at, 3) if ts.started_at and ts.status == "running"
+                          else None}
+                         for ts in fs.tasks.values()]
+                flows.append({"flow": fs.flow.name, "paused": fs.paused, "done": fs.done, "tasks": tasks})
+            events.append({"event_key": ev.key, "label": ev.label, "paused": ev.paused,
+                           "elapsed": round(now - ev.created_us / 1e6, 3), "flows": flows})
+        return {"home": str(self.ws.home), "pid": os.getpid(), "max_parallel": self.max_parallel,
+                "running": sum(1 for ev in self.events.values() for fs in ev.flows.values()
+                               for ts in fs.tasks.values() if ts.status == "running"),
+                "paused_types": dict(self.paused_types), "events": events,
+                "counts": dict(self.counts)}
+
+    def is_idle(self) -> bool:
+        """No active event, nothing in the inbox, nothing unwritten, no service busy."""
+        from ..inbox import pending
+
+        if self.events or self._inbox_busy or self.writer.pending:
+            return False
+        if any(not getattr(s, "idle", lambda: True)() for s in self.services):
+            return False
+        return next(iter(pending(self.ws)), None) is None
+
+    async def wait_idle(self, settle: float = 0.05) -> None:
+        """Return once the engine has been idle for two checks ``settle`` seconds apart."""
+        while True:
+            if self.is_idle():
+                await trio.sleep(settle)
+                if self.is_idle():
+                    return
+            with trio.move_on_after(settle):
+                await self._idle_check.wait()
+            self._idle_check = trio.Event()
+

@@ -1,0 +1,122 @@
+"""Recovery: rebuild the live state of unfinished events by folding their stage rows.
+
+Runs the engine left ``invoked`` without an end (it died under them) are recorded as failed
+with ``detail`` ``lost`` and retried under their task's policy; runs queued for a retry are
+dispatched again.  Events whose type left the config are ended as failures, with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..errors import UnknownNameError
+from ..keys import run_id as make_run_id
+from ..spec.model import EventType
+from .state import EventState, FlowState, TaskState
+
+_TERMINAL = {"success", "failure", "skipped", "cancelled"}
+
+
+def recover(engine) -> list[tuple[EventState, FlowState, TaskState]]:
+    """Load unfinished events into ``engine.events``; returns the task runs to dispatch."""
+    con = engine.con
+    _recover_type_pauses(engine, con)
+    rows = con.execute(
+        "SELECT event_key, event_type, vals, epoch_us(created_at) FROM events "
+        "WHERE status IN ('active', 'paused') ORDER BY created_at").fetchall()
+    if not rows:
+        return []
+    stages = con.execute(
+        """SELECT event_key, flow, task, run, action, detail FROM stages
+           WHERE event_key IN (SELECT event_key FROM events WHERE status IN ('active', 'paused'))
+           ORDER BY stage_id""").fetchall()
+    by_event: dict[str, list[tuple]] = {}
+    for row in stages:
+        by_event.setdefault(row[0], []).append(row[1:])
+    to_dispatch = []
+    for key, type_name, vals, created_us in rows:
+        try:
+            etype = engine.config.event_type(type_name)
+        except UnknownNameError:
+            engine.stage(key, None, None, None, "failure",
+                         f"event type {type_name!r} is no longer in the config", actor="recovery")
+            engine.stage(key, None, None, None, "final", "failure", actor="recovery")
+            continue
+        values = etype.validate(json.loads(vals)) if etype.vars else {}
+        ev = EventState.new(key, etype, values, int(created_us))
+        engine.events[key] = ev
+        to_dispatch.extend(_fold(engine, ev, etype, by_event.get(key, [])))
+    return to_dispatch
+
+
+def _recover_type_pauses(engine, con) -> None:
+    rows = con.execute(
+        """SELECT target, arg_max(action, stage_id), arg_max(detail, stage_id) FROM stages
+           WHERE event_key IS NULL AND target LIKE 'type:%' AND action IN ('paused', 'resumed')
+           GROUP BY target""").fetchall()
+    for target, action, detail in rows:
+        if action == "paused":
+            engine.paused_types[target.split(":", 1)[1]] = detail
+
+
+def _fold(engine, ev: EventState, etype: EventType, rows: list[tuple]):
+    last_run: dict[tuple[str, str], tuple[int, str]] = {}
+    for flow, task, run, action, _detail in rows:
+        if flow is None:
+            if action == "paused":
+                ev.paused = True
+            elif action in ("resumed", "retried"):
+                ev.paused = False
+            continue
+        fs = ev.flows.get(flow)
+        if fs is None:
+            continue
+        if task is None:
+            if action == "invoked":
+                fs.started = True
+                fs.active = True
+            elif action == "final":
+                fs.done = True
+            elif action == "retried":
+                fs.done = False
+            elif action == "paused":
+                fs.paused = True
+            elif action == "resumed":
+                fs.paused = False
+            continue
+        ts = fs.tasks.get(task)
+        if ts is None:
+            continue
+        if action == "paused":
+            ts.paused = True
+        elif action == "resumed":
+            ts.paused = False
+        elif run is not None:
+            last_run[(flow, task)] = (run, action)
+    dispatch = []
+    for (flow, task), (run, action) in last_run.items():
+        fs, ts = ev.flows[flow], ev.flows[flow].tasks[task]
+        if action in _TERMINAL:
+            ts.status, ts.attempt = action, run
+        elif action == "invoked":
+            ts.attempt = run
+            rid = make_run_id(ev.key, flow, task, run)
+            engine.stage(ev.key, flow, task, run, "failure", "lost", run_id=rid, actor="recovery")
+            if run <= ts.task.retries:
+                engine.stage(ev.key, flow, task, run + 1, "retried",
+                             f"attempt {run + 1} of {ts.task.retries + 1} (after a lost run)",
+                             run_id=make_run_id(ev.key, flow, task, run + 1), actor="recovery")
+                ts.status = "ready"
+                dispatch.append((ev, fs, ts))
+            else:
+                ts.status = "failure"
+        elif action == "retried":
+            ts.attempt = run - 1
+            ts.status = "ready"
+            dispatch.append((ev, fs, ts))
+    # Tasks never started whose dependencies have all passed are ready too.
+    for fs in ev.flows.values():
+        if fs.active and not fs.done:
+            for ts in fs.newly_ready():
+                dispatch.append((ev, fs, ts))
+    return dispatch

@@ -1,0 +1,129 @@
+"""One attempt of one task: wait for a slot, record ``invoked`` (durably, before anything
+runs), run it under its timeout, record how it ended, and retry under its policy."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import traceback
+
+import trio
+
+from .. import runners
+from ..durations import format_duration
+from ..keys import run_id as make_run_id
+from ..runners.base import RunContext, RunResult
+from .state import EventState, FlowState, TaskState
+
+#: Runners whose task runs in another process: what it emitted or published travels through
+#: the inbox, which is drained before the run's end is recorded.
+_OUT_OF_PROCESS = frozenset({"cmd", "notebook"})
+
+
+async def run_task(engine, ev: EventState, fs: FlowState, ts: TaskState) -> None:
+    async with engine._limiter:
+        if ts.status != "queued":          # skipped or cancelled while it waited for a slot
+            return
+        if engine.is_paused(ev, fs, ts):   # paused while it waited: back to ready, parked
+            ts.status = "ready"
+            return
+        await _attempt(engine, ev, fs, ts)
+
+
+async def _attempt(engine, ev: EventState, fs: FlowState, ts: TaskState) -> None:
+    task, flow = ts.task, fs.flow.name
+    ts.attempt += 1
+    ts.status = "running"
+    ts.cancel_reason = None
+    rid = make_run_id(ev.key, flow, task.name, ts.attempt)
+    seq = engine.stage(ev.key, flow, task.name, ts.attempt, "invoked", run_id=rid)
+    ts.started_at = time.time()
+    engine.counts["runs"] += 1
+    ctx = RunContext(
+        run_id=rid, event=_event_of(ev), flow=flow, task=task, attempt=ts.attempt,
+        home=engine.ws.home, workdir=engine.ws.workdir(ev.key), run_dir=engine.run_dir(ev, fs, ts),
+        kill_grace=engine.config.engine.kill_grace,
+        _emit=engine.emit_from_thread, _publish=engine.publish_from_run)
+    try:
+        # Write-ahead: the run is on disk before it can have any effect, so a crash can never
+        # leave a run that happened without a record of it.
+        await engine.writer.durable(seq)
+        ctx.workdir.mkdir(parents=True, exist_ok=True)
+        result = await _execute(engine, ctx, ts)
+    except trio.Cancelled:
+        if engine.stopping and ts.status == "running":
+            engine.stage(ev.key, flow, task.name, ts.attempt, "failure", "interrupted: the engine stopped",
+                         run_id=rid)
+            engine.stage(ev.key, flow, task.name, ts.attempt + 1, "retried",
+                         "queued again: the engine stopped while it ran",
+                         run_id=make_run_id(ev.key, flow, task.name, ts.attempt + 1))
+            ts.status = "interrupted"
+        raise
+    if task.runner in _OUT_OF_PROCESS:
+        await engine.drain_inbox()
+    for name, kind, path in result.artifacts:
+        if path.exists():
+            engine.add_artifact(rid, ev.key, name, kind, str(path), path.stat().st_size)
+    _record_end(engine, ev, fs, ts, rid, result)
+
+
+async def _execute(engine, ctx: RunContext, ts: TaskState) -> RunResult:
+    runner = runners.get(ctx.task.runner)
+    timeout = ctx.task.timeout
+    with trio.CancelScope() as scope:
+        ts.scope = scope
+        try:
+            timer = trio.move_on_after(timeout) if timeout else contextlib.nullcontext()
+            with timer:
+                return await runner(ctx)
+            return RunResult(False, detail=f"timeout after {format_duration(timeout)}")
+        except Exception:
+            return RunResult(False, detail=traceback.format_exc(limit=-10))
+        finally:
+            ts.scope = None
+    return RunResult(False, detail=f"cancelled: {ts.cancel_reason or 'by request'}")
+
+
+def _record_end(engine, ev: EventState, fs: FlowState, ts: TaskState, rid: str, result: RunResult) -> None:
+    task, flow = ts.task, fs.flow.name
+    if ts.cancel_reason is not None and not result.ok:
+        ts.status = "cancelled"
+        engine.stage(ev.key, flow, task.name, ts.attempt, "cancelled", result.detail,
+                     run_id=rid, exit_code=result.exit_code)
+    elif result.ok:
+        ts.status = "success"
+        engine.stage(ev.key, flow, task.name, ts.attempt, "success", result.detail,
+                     run_id=rid, exit_code=result.exit_code)
+    else:
+        engine.stage(ev.key, flow, task.name, ts.attempt, "failure", result.detail,
+                     run_id=rid, exit_code=result.exit_code)
+        if ts.attempt <= task.retries and not engine.stopping:
+            schedule_retry(engine, ev, fs, ts, task.retry_delay,
+                           f"attempt {ts.attempt + 1} of {task.retries + 1}"
+                           + (f" in {format_duration(task.retry_delay)}" if task.retry_delay else ""))
+            return
+        ts.status = "failure"
+    engine.task_done(ev, fs, ts)
+
+
+def schedule_retry(engine, ev: EventState, fs: FlowState, ts: TaskState, delay: float, detail: str,
+                   actor: str | None = None) -> None:
+    """Queue the next attempt of ``ts`` after ``delay`` seconds (a ``retried`` stage now)."""
+    nxt = ts.attempt + 1
+    engine.stage(ev.key, fs.flow.name, ts.name, nxt, "retried", detail,
+                 run_id=make_run_id(ev.key, fs.flow.name, ts.name, nxt), actor=actor)
+    ts.status = "retry_wait"
+
+    async def later() -> None:
+        if delay:
+            await trio.sleep(delay)
+        if ts.status == "retry_wait":
+            engine._dispatch(ev, fs, ts)
+
+    engine._nursery.start_soon(later)
+
+
+def _event_of(ev: EventState):
+    from ..spec.model import Event
+
+    return Event(ev.etype, ev.key, ev.values)

@@ -1,0 +1,111 @@
+"""What every runner gets (a ``RunContext``) and gives back (a ``RunResult``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..spec.model import Event, Task
+from ..spec.values import format_value
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a run ended: ``ok``, the process's exit code if any, and a short detail."""
+
+    ok: bool
+    exit_code: int | None = None
+    detail: str | None = None
+    #: (name, kind, path) of files the runner produced (stdout, stderr, executed notebook, ...)
+    artifacts: tuple[tuple[str, str, Path], ...] = ()
+
+
+@dataclass
+class RunContext:
+    """One attempt of one task for one event: what a runner needs, and what a Python task sees.
+
+    Inside a ``python`` task, ``ctx.emit(...)``, ``ctx.publish(...)`` and ``ctx.artifact(...)``
+    record this run as their parent (``nbflow.emit()`` and friends do the same through it).
+    """
+
+    run_id: str
+    event: Event
+    flow: str
+    task: Task
+    attempt: int
+    home: Path
+    workdir: Path
+    run_dir: Path
+    kill_grace: float = 5.0
+    # Set by the engine: thread-safe callables into the engine (emit, publish, artifact lookup).
+    _emit: Callable[..., str] | None = field(default=None, repr=False)
+    _publish: Callable[..., Path] | None = field(default=None, repr=False)
+    _artifact: Callable[..., Path] | None = field(default=None, repr=False)
+
+    @property
+    def event_key(self) -> str:
+        return self.event.event_key
+
+    @property
+    def event_type(self) -> str:
+        return self.event.event_type.name
+
+    @property
+    def values(self) -> Mapping[str, Any]:
+        return self.event.values
+
+    def template_context(self) -> dict[str, Any]:
+        """The names templates of this task may use (``cmd``, ``parameters``, ``env``, ``cwd``)."""
+        ctx = dict(self.values)
+        ctx.update(event_key=self.event_key, event_type=self.event_type, run_id=self.run_id,
+                   workdir=str(self.workdir), flow=self.flow, task=self.task.name,
+                   attempt=self.attempt, home=str(self.home), config_dir=self.task.base_dir)
+        return ctx
+
+    def environ(self) -> dict[str, str]:
+        """The environment of a task process: ours, the task's ``env``, and the NBFLOW_* names."""
+        from ..spec.templates import parse_template
+
+        env = dict(os.environ)
+        tctx = self.template_context()
+        for key, value in self.task.env.items():
+            env[key] = parse_template(str(value)).render(tctx)
+        env.update(
+            NBFLOW_HOME=str(self.home), NBFLOW_RUN_ID=self.run_id, NBFLOW_EVENT_KEY=self.event_key,
+            NBFLOW_EVENT_TYPE=self.event_type, NBFLOW_FLOW=self.flow, NBFLOW_TASK=self.task.name,
+            NBFLOW_ATTEMPT=str(self.attempt), NBFLOW_WORKDIR=str(self.workdir),
+            NBFLOW_RUN_DIR=str(self.run_dir))
+        for name, value in self.values.items():
+            env[f"NBFLOW_VAR_{name}"] = format_value(value)
+        return env
+
+    def cwd(self) -> str:
+        """The task's working directory: ``cwd:`` (a template) or its config file's folder."""
+        if self.task.cwd:
+            from ..spec.templates import parse_template
+
+            path = Path(parse_template(self.task.cwd).render(self.template_context()))
+            return str(path if path.is_absolute() else Path(self.task.base_dir) / path)
+        return self.task.base_dir
+
+    # -- the task-side API, in-process --------------------------------------------------------
+    def emit(self, event_type: str, **values: Any) -> str:
+        """Emit an event with this run as its parent; returns the new event's key."""
+        if self._emit is None:
+            raise RuntimeError("this run context is not attached to an engine")
+        return self._emit(event_type, values, parent_run_id=self.run_id)
+
+    def publish(self, obj: Any, kind: str = "other", name: str | None = None) -> Path:
+        """Publish a file (or a DataFrame, as a Parquet dataset) as an artifact of this run."""
+        if self._publish is None:
+            raise RuntimeError("this run context is not attached to an engine")
+        return self._publish(self, obj, kind, name)
+
+    def artifact(self, name: str, event_key: str | None = None) -> Path:
+        """The path of an artifact published under ``name`` (default: by this event)."""
+        from ..taskapi import find_artifact
+
+        return find_artifact(self.home, name, event_key or self.event_key)

@@ -1,0 +1,30 @@
+"""The ``cmd`` runner: an OS command, argv filled from the event, never through a shell."""
+
+from __future__ import annotations
+
+from ..spec.templates import parse_template
+from .base import RunContext, RunResult
+from .process import describe_exit, run_logged
+
+
+def argv(ctx: RunContext) -> list[str]:
+    """The command's argv: each argument template rendered on its own.
+
+    The template was split into arguments when the config loaded, before any value was
+    substituted, so a value with spaces, quotes, ``;`` or ``$(...)`` stays one literal argument.
+    """
+    tctx = ctx.template_context()
+    return [parse_template(arg).render(tctx) for arg in ctx.task.cmd or ()]
+
+
+async def run(ctx: RunContext) -> RunResult:
+    out, err = ctx.run_dir / "stdout.txt", ctx.run_dir / "stderr.txt"
+    files = (("stdout.txt", "stdout", out), ("stderr.txt", "stderr", err))
+    try:
+        code = await run_logged(argv(ctx), stdout=out, stderr=err, cwd=ctx.cwd(), env=ctx.environ(),
+                                grace=ctx.kill_grace)
+    except OSError as exc:  # no such program, not executable, bad cwd
+        err.write_text(f"cannot start {ctx.task.cmd[0]!r}: {exc}\n")
+        return RunResult(ok=False, detail=f"cannot start the command: {exc}", artifacts=files)
+    return RunResult(ok=code == 0, exit_code=code, detail=None if code == 0 else describe_exit(code),
+                     artifacts=files)

@@ -1,0 +1,95 @@
+"""The workspace: the folder holding a config's history, artifacts, inbox, lock and socket.
+
+Resolved from ``--home``, else ``$NBFLOW_HOME``, else ``.nbflow/`` beside the first config.
+Light on purpose: task processes import it on every ``nbflow emit``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import WorkspaceError
+
+HOME_ENV = "NBFLOW_HOME"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Paths inside one workspace folder; nothing is created until ``ensure()``."""
+
+    home: Path
+
+    @classmethod
+    def resolve(cls, home: str | os.PathLike | None = None, configs: list[str] | None = None,
+                must_exist: bool = False) -> Workspace:
+        """The workspace from ``home``, ``$NBFLOW_HOME``, or beside the first config."""
+        if home:
+            path = Path(home)
+        elif os.environ.get(HOME_ENV):
+            path = Path(os.environ[HOME_ENV])
+        elif configs:
+            first = Path(configs[0])
+            path = (first if first.is_dir() else first.parent) / ".nbflow"
+        else:
+            raise WorkspaceError(
+                "no workspace: pass --home DIR, set $NBFLOW_HOME, or give a config file "
+                "(the workspace is then .nbflow/ beside it)")
+        path = path.expanduser().resolve()
+        if must_exist and not path.is_dir():
+            raise WorkspaceError(f"workspace {path} does not exist (has an engine ever run there?)")
+        return cls(path)
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "history.duckdb"
+
+    @property
+    def inbox(self) -> Path:
+        return self.home / "inbox"
+
+    @property
+    def rejected(self) -> Path:
+        return self.home / "inbox" / "rejected"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.home / "artifacts"
+
+    @property
+    def work(self) -> Path:
+        return self.home / "work"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.home / "engine.lock"
+
+    @property
+    def address_path(self) -> Path:
+        """A file naming the engine's socket (the socket may live elsewhere if the path is long)."""
+        return self.home / "engine.addr"
+
+    @property
+    def types_path(self) -> Path:
+        """The event types the workspace last ran with, for validating emits without a config."""
+        return self.home / "types.json"
+
+    def workdir(self, event_key: str) -> Path:
+        return self.work / event_key
+
+    def run_dir(self, event_key: str, flow: str, task: str, attempt: int) -> Path:
+        return self.artifacts / event_key / f"{flow}.{task}.{attempt}"
+
+    def ensure(self) -> Workspace:
+        for p in (self.home, self.inbox, self.rejected, self.artifacts, self.work):
+            p.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def read_types(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.types_path.read_text())
+        except FileNotFoundError:
+            return None
