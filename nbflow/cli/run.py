@@ -1,0 +1,75 @@
+"""``nbflow run CONFIG...``: the engine in the foreground, printing stages as they happen."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+
+from ._common import workspace
+
+
+def _printer(engine):
+    labels: dict[str, str] = {}
+
+    def show(row) -> None:
+        if row.action == "emitted":
+            labels[row.event_key] = row.detail or row.event_key
+        where = labels.get(row.event_key, row.event_key or row.target or "")
+        if row.task:
+            where += f" {row.flow}.{row.task}#{row.run}"
+        elif row.flow:
+            where += f" {row.flow}"
+        detail = ""
+        if row.detail and row.action not in ("emitted",):
+            detail = "  " + row.detail.strip().splitlines()[-1][:120]
+        stamp = time.strftime("%H:%M:%S", time.localtime(row.at_us / 1e6))
+        print(f"{stamp} {row.action:<9} {where}{detail}", flush=True)
+
+    return show
+
+
+def run(args) -> int:
+    import trio
+
+    from ..config import load_config
+    from ..engine.core import Engine
+    from ..engine.store_open import connect
+    from ..engine.summary import write_summary
+
+    config = load_config(*args.configs)
+    ws = workspace(args, args.configs)
+    engine = Engine(config, ws, max_parallel=args.max_parallel)
+    if not args.quiet:
+        engine.listeners.append(_printer(engine))
+
+    async def stop_on_signal() -> None:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                print("stopping (signal received)...", file=sys.stderr, flush=True)
+                engine.stop()
+                return
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(engine.run)
+            nursery.start_soon(stop_on_signal)
+            if args.until_idle:
+                await engine.wait_idle()
+                engine.stop()
+            elif args.for_seconds is not None:
+                with trio.move_on_after(args.for_seconds):
+                    await engine._stop.wait()
+                engine.stop()
+            await engine._stop.wait()
+            nursery.cancel_scope.cancel()
+
+    print(f"nbflow engine starting on {ws.home} (max {engine.max_parallel} tasks at once)", flush=True)
+    started = time.time_ns() // 1000
+    trio.run(main)
+    con = connect(ws, read_only=True)
+    try:
+        counts = write_summary(con, started, sys.stdout)
+    finally:
+        con.close()
+    return 1 if counts.get("failure") else 0
