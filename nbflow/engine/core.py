@@ -70,7 +70,11 @@ class Engine:
         self._limiter = trio.CapacityLimiter(self.max_parallel)
         self._known_keys: set[str] = set()
         self._inbox_busy = False
-        self.services: list[Any] = []                      # generator service etc.
+        # Background services started with the engine (generators, deadlines): objects with
+        # ``async run(*, task_status)`` and ``idle() -> bool``.
+        from ..generators import services_for
+
+        self.services: list[Any] = services_for(self)
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
@@ -245,6 +249,15 @@ class Engine:
 
     def task_done(self, ev: EventState, fs: FlowState, ts: TaskState) -> None:
         """Called by a run when its task reached a final status: move the DAG on."""
+        self._advance_flow(ev, fs)
+        self._maybe_finish_event(ev)
+
+    def activate_flow(self, ev: EventState, flow: str) -> None:
+        """Start an inactive flow of an active event (a deadline flow once the event is late)."""
+        fs = ev.flows[flow]
+        if fs.active:
+            return
+        fs.active = True
         self._advance_flow(ev, fs)
         self._maybe_finish_event(ev)
 
