@@ -101,3 +101,13 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
 
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def unwrap(exc: BaseException) -> BaseException:
+    """The single leaf of (nested) exception groups, as trio's nurseries wrap errors; else ``exc``.
+
+    Lets a ``WorkspaceError`` raised inside the engine's nursery reach the user as itself.
+    """
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc

@@ -44,7 +44,9 @@ class Handle:
         if not self._ready.wait(timeout):
             raise NbflowError(f"the engine did not start within {timeout} s")
         if self._error is not None:
-            raise self._error
+            from .errors import unwrap
+
+            raise unwrap(self._error)
 
     def _main(self) -> None:
         async def main() -> None:

@@ -122,15 +122,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     module = importlib.import_module(f"nbflow.cli.{COMMANDS[args.command][0]}")
-    from ..errors import NbflowError
+    from ..errors import NbflowError, unwrap
 
     try:
         return int(module.run(args) or 0)
-    except NbflowError as exc:
-        print(f"nbflow {args.command}: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
+    except BaseException as exc:
+        leaf = unwrap(exc)
+        if isinstance(leaf, NbflowError):
+            print(f"nbflow {args.command}: error: {leaf}", file=sys.stderr)
+            return 2
+        if isinstance(leaf, KeyboardInterrupt):
+            return 130
+        raise
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -53,16 +53,24 @@ def run(args) -> int:
     async def main() -> None:
         async with trio.open_nursery() as nursery:
             await nursery.start(engine.run)
-            nursery.start_soon(stop_on_signal)
+            watcher = trio.CancelScope()
+
+            async def watch() -> None:
+                with watcher:
+                    await stop_on_signal()
+
+            nursery.start_soon(watch)
             if args.until_idle:
-                await engine.wait_idle()
-                engine.stop()
+                await _first(engine.wait_idle, engine._stop.wait)
             elif args.for_seconds is not None:
                 with trio.move_on_after(args.for_seconds):
                     await engine._stop.wait()
-                engine.stop()
-            await engine._stop.wait()
-            nursery.cancel_scope.cancel()
+            else:
+                await engine._stop.wait()
+            # The engine winds itself down (interrupted runs recorded, history flushed);
+            # cancelling it from out here would race its last writes.
+            engine.stop()
+            watcher.cancel()
 
     print(f"nbflow engine starting on {ws.home} (max {engine.max_parallel} tasks at once)", flush=True)
     started = time.time_ns() // 1000
@@ -73,3 +81,16 @@ def run(args) -> int:
     finally:
         con.close()
     return 1 if counts.get("failure") else 0
+
+
+async def _first(*fns) -> None:
+    """Return as soon as the first of ``fns`` returns; cancel the rest."""
+    import trio
+
+    async with trio.open_nursery() as nursery:
+        async def one(fn) -> None:
+            await fn()
+            nursery.cancel_scope.cancel()
+
+        for fn in fns:
+            nursery.start_soon(one, fn)

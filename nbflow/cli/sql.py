@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import EngineNotRunning, WorkspaceError
+from ..errors import EngineNotRunning, NbflowError, WorkspaceError
 from ._common import print_table, workspace
 
 
@@ -17,6 +17,8 @@ def query(ws, sql: str) -> tuple[list[str], list[list]]:
         pass
     if not ws.db_path.exists():
         raise WorkspaceError(f"workspace {ws.home} has no history yet (no engine has run there)")
+    import duckdb
+
     from ..engine.store_open import connect
 
     con = connect(ws, read_only=True)
@@ -24,6 +26,8 @@ def query(ws, sql: str) -> tuple[list[str], list[list]]:
         cur = con.execute(sql)
         columns = [d[0] for d in cur.description] if cur.description else []
         return columns, cur.fetchall()
+    except duckdb.Error as exc:
+        raise NbflowError(f"query failed: {exc}") from None
     finally:
         con.close()
 

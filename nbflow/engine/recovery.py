@@ -11,6 +11,7 @@ import json
 
 from ..errors import UnknownNameError
 from ..keys import run_id as make_run_id
+from ..runners.process import kill_stale
 from ..spec.model import EventType
 from .state import EventState, FlowState, TaskState
 
@@ -101,6 +102,7 @@ def _fold(engine, ev: EventState, etype: EventType, rows: list[tuple]):
         elif action == "invoked":
             ts.attempt = run
             rid = make_run_id(ev.key, flow, task, run)
+            kill_stale(engine.ws.run_dir(ev.key, flow, task, run))
             engine.stage(ev.key, flow, task, run, "failure", "lost", run_id=rid, actor="recovery")
             if run <= ts.task.retries:
                 engine.stage(ev.key, flow, task, run + 1, "retried",

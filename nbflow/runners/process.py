@@ -19,6 +19,36 @@ def _kill_group(pid: int, sig: int) -> None:
         pass
 
 
+PIDFILE = ".pid"
+
+
+def _start_time(pid: int) -> str | None:
+    """The kernel's start time of ``pid`` (tells a live process from a reused pid)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def kill_stale(run_dir: Path) -> bool:
+    """End the process group a dead engine left running for ``run_dir``; True if one was killed.
+
+    The engine writes the child's pid and start time into the run's folder; after a crash,
+    recovery uses them to end the orphaned group before the run is retried, so a lost run
+    never goes on beside its retry.
+    """
+    try:
+        pid_text, started = (run_dir / PIDFILE).read_text().split()
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        return False
+    if _start_time(pid) != started:
+        return False
+    _kill_group(pid, signal.SIGKILL)
+    return True
+
+
 async def run_logged(argv: Sequence[str], *, stdout: Path, stderr: Path, cwd: str,
                      env: dict[str, str], grace: float) -> int:
     """Run ``argv`` with stdout/stderr streamed by the OS into files; returns the exit code.
@@ -32,6 +62,7 @@ async def run_logged(argv: Sequence[str], *, stdout: Path, stderr: Path, cwd: st
         proc = await trio.lowlevel.open_process(
             list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env,
             start_new_session=True)
+    (stdout.parent / PIDFILE).write_text(f"{proc.pid} {_start_time(proc.pid)}")
     try:
         return await proc.wait()
     except BaseException:

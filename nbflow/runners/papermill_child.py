@@ -1,0 +1,190 @@
+"""The child process of a notebook task: run papermill, render HTML, and leave no kernel behind.
+
+``python -m nbflow.runners.papermill_child SPEC.json`` reads what to run from ``SPEC.json``
+(written by ``nbflow.runners.notebook``), executes the notebook with papermill, saves the
+executed notebook and its HTML rendering, and writes a failing cell's evidence (cell index,
+exception name and value, traceback) to the spec's ``error`` file before exiting non-zero.
+
+The engine cancels a run by SIGTERM to this process's group, then SIGKILL.  jupyter_client
+starts kernels in a session of their own, so that signal never reaches the kernel: on SIGTERM
+this process kills its kernels' process groups itself, and if it is SIGKILLed the kernel's
+parent poller (``JPY_PARENT_PID``, set by jupyter_client) ends the kernel within a second.
+Papermill runs in a worker thread so that the main thread keeps the SIGTERM handler (nbclient
+replaces signal handlers of the main thread's event loop, and restores the default ones).
+
+Exit codes: 0 success, 1 a cell raised, 2 the notebook could not run (missing file, unknown
+kernel, ...), 143 terminated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import Any
+
+#: Kernel managers this process started (read by the SIGTERM handler).
+_MANAGERS: list[Any] = []
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+EXIT_CELL_ERROR, EXIT_CANNOT_RUN, EXIT_TERMINATED = 1, 2, 143
+
+
+def _tracked_manager_class():
+    from jupyter_client.manager import AsyncKernelManager
+
+    class TrackedKernelManager(AsyncKernelManager):
+        """An AsyncKernelManager the SIGTERM handler can find."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            _MANAGERS.append(self)
+
+    return TrackedKernelManager
+
+
+def kill_kernels(grace: float) -> None:
+    """End every kernel this process started, with its process group: TERM, then KILL."""
+    import time
+
+    procs = []
+    for km in _MANAGERS:
+        prov = getattr(km, "provisioner", None)
+        proc = getattr(prov, "process", None)
+        if proc is None or proc.poll() is not None:
+            continue
+        pgid = getattr(prov, "pgid", None) or proc.pid
+        _signal_group(pgid, signal.SIGTERM)
+        procs.append((km, proc, pgid))
+    deadline = time.monotonic() + grace
+    for km, proc, pgid in procs:
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        # What the kernel started in its group goes too, whether or not the kernel is gone.
+        _signal_group(pgid, signal.SIGKILL)
+        try:
+            proc.wait(timeout=5)
+        except Exception:  # noqa: S110 - best effort: we are exiting
+            pass
+        try:
+            km.cleanup_connection_file()
+        except Exception:  # noqa: S110
+            pass
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _on_sigterm(grace: float):
+    def handler(signum: int, frame: Any) -> None:
+        kill_kernels(grace)
+        sys.stderr.write("nbflow: notebook run terminated; its kernel was shut down\n")
+        sys.stderr.flush()
+        os._exit(EXIT_TERMINATED)
+
+    return handler
+
+
+def kernel_name_for(notebook: dict[str, Any], override: str | None) -> str:
+    """The task's ``kernel:``, else the notebook's kernelspec, else ``python3``."""
+    if override:
+        return override
+    spec = notebook.get("metadata", {}).get("kernelspec") or {}
+    return spec.get("name") or "python3"
+
+
+def cell_error(exc: Any, executed: Path) -> dict[str, Any]:
+    """The evidence of a failing cell, with its index in the notebook as the user wrote it."""
+    index = exc.cell_index
+    try:
+        cells = json.loads(executed.read_text())["cells"]
+        cells = [c for c in cells if "papermill-error-cell-tag" not in c.get("metadata", {}).get("tags", [])]
+        injected = sum(1 for c in cells[:index]
+                       if "injected-parameters" in c.get("metadata", {}).get("tags", []))
+    except (OSError, ValueError, KeyError):
+        injected = 0
+    return {"kind": "cell", "cell_index": index - injected, "exec_count": exc.exec_count,
+            "source": exc.source, "ename": exc.ename, "evalue": exc.evalue,
+            "traceback": [_ANSI.sub("", line) for line in exc.traceback]}
+
+
+def render_html(executed: Path, html: Path) -> None:
+    """The executed notebook as a standalone HTML page (the run's report)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
+    html.write_text(body, encoding="utf-8")
+
+
+def _execute(spec: dict[str, Any], outcome: dict[str, Any]) -> None:
+    try:
+        import papermill as pm
+
+        source = Path(spec["input"])
+        notebook = json.loads(source.read_text(encoding="utf-8"))
+        pm.execute_notebook(
+            str(source), spec["output"], parameters=spec["parameters"],
+            kernel_name=kernel_name_for(notebook, spec.get("kernel")), cwd=spec["cwd"],
+            log_output=False, progress_bar=False, kernel_manager_class=_tracked_manager_class())
+    except BaseException as exc:  # handed to the main thread, which reports it
+        outcome["error"] = exc
+        outcome["traceback"] = traceback.format_exc()
+
+
+def _cannot_run(exc: BaseException, tb: str, spec: dict[str, Any]) -> dict[str, Any]:
+    message = f"{type(exc).__name__}: {exc}"
+    if type(exc).__name__ == "NoSuchKernel":
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        names = sorted(KernelSpecManager().find_kernel_specs())
+        message = (f"no Jupyter kernel named {exc.args[0] if exc.args else spec.get('kernel')!r}; "
+                   f"installed kernels: {', '.join(names) or '(none)'} "
+                   f"(set the task's `kernel:` or the notebook's kernelspec)")
+    elif isinstance(exc, json.JSONDecodeError):
+        message = f"{spec['input']} is not a notebook (invalid JSON: {exc})"
+    elif isinstance(exc, FileNotFoundError) and str(spec["input"]) in str(exc):
+        message = f"notebook {spec['input']} does not exist"
+    return {"kind": "error", "message": message, "traceback": tb}
+
+
+def main(argv: list[str]) -> int:
+    """Run the notebook described by the spec file ``argv[0]``; the exit code."""
+    spec = json.loads(Path(argv[0]).read_text())
+    signal.signal(signal.SIGTERM, _on_sigterm(float(spec.get("grace", 2.0))))
+    output, error_file = Path(spec["output"]), Path(spec["error"])
+    outcome: dict[str, Any] = {}
+    worker = threading.Thread(target=_execute, args=(spec, outcome), name="papermill")
+    worker.start()
+    worker.join()
+    exc = outcome.get("error")
+    code = 0
+    if exc is not None:
+        from papermill.exceptions import PapermillExecutionError
+
+        if isinstance(exc, PapermillExecutionError):
+            evidence, code = cell_error(exc, output), EXIT_CELL_ERROR
+        else:
+            evidence, code = _cannot_run(exc, outcome["traceback"], spec), EXIT_CANNOT_RUN
+        error_file.write_text(json.dumps(evidence, indent=1, default=str))
+        sys.stderr.write(outcome["traceback"])
+    if output.exists():
+        try:
+            render_html(output, Path(spec["html"]))
+        except Exception:
+            # The report is a convenience: the run's outcome is the notebook's, not the HTML's.
+            sys.stderr.write("nbflow: could not render the executed notebook as HTML:\n"
+                             + traceback.format_exc())
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
