@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
             print(error.location_line(), file=sys.stderr)
         return 1
     print(summarize(config, names=args.configs))
-    for warning in warnings(config):
+    for warning in config_warnings(config):
         print(f"warning: {warning}", file=sys.stderr)
     return 0
 
@@ -58,7 +58,7 @@ def summarize(config: Config, now: dt.datetime | None = None, names: list[str] |
     return "\n".join(lines)
 
 
-def warnings(config: Config) -> list[str]:
+def config_warnings(config: Config) -> list[str]:
     """Things that load but look wrong: notebooks not found beside the config that names them."""
     out = []
     for event_type in config.event_types:

@@ -214,7 +214,9 @@ def _vals(at: Node | None, gen_at: Node, shape: TypeShape, entries: Mapping[str,
             if check_template(node, template, offered, problems, reasons):
                 out[key] = template
             continue
-        ok, typed = check_value(var, node, problems, f"val for {key!r}")
+        # A str val is template text: `{{`/`}}` are literal braces once rendered, so check that.
+        rendered = parse_template(node.text).render({}) if var.type == "str" else None
+        ok, typed = check_value(var, node, problems, f"val for {key!r}", rendered)
         if ok:
             # str vals stay template text (rendered at fire time); other constants are typed.
             out[key] = node.text if var.type == "str" else typed

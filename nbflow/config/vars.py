@@ -41,12 +41,13 @@ def raw_value(var: Var, at: Node) -> Any:
     return at.value()
 
 
-def check_value(var: Var, at: Node, problems: Problems, what: str) -> tuple[bool, Any]:
-    """``(True, typed value)`` when ``at`` passes ``var``'s type and rules, else records an error."""
+def check_value(var: Var, at: Node, problems: Problems, what: str, raw: Any = None) -> tuple[bool, Any]:
+    """``(True, typed value)`` when ``at`` (or ``raw``, read from it) passes ``var``'s type and
+    rules, else records an error placed at ``at``."""
     if var.type not in VAR_TYPES:
         return True, at.value()  # its unknown type is reported where the var is declared
     try:
-        return True, var.validate(raw_value(var, at))
+        return True, var.validate(raw_value(var, at) if raw is None else raw)
     except ValidationError as exc:
         problems.add(at, f"{what} {_shown(at)} fails var {var.name!r} (rule: {exc.rule}): "
                          f"{str(exc).removeprefix(f'var {var.name!r}: ')}")

@@ -38,14 +38,19 @@ def _to_int(value: Any) -> int:
 def _to_float(value: Any) -> float:
     if isinstance(value, bool):
         raise TypeError("expected a number, got a boolean")
+    result = None
     if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
+        result = float(value)
+    elif isinstance(value, str):
         try:
-            return float(value)
+            result = float(value)
         except ValueError:
             pass
-    raise TypeError("expected a number")
+    if result is None:
+        raise TypeError("expected a number")
+    if result != result:  # NaN compares false with everything: it would slip past min, max and choices
+        raise TypeError("expected a number, got NaN")
+    return result
 
 
 def _to_bool(value: Any) -> bool:
