@@ -49,7 +49,7 @@ def print_table(columns: list[str], rows: list[Sequence[Any]], fmt: str = "table
     if fmt == "csv":
         import csv
 
-        writer = csv.writer(out)
+        writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
         writer.writerows([[_cell(v) for v in row] for row in rows])
         return
