@@ -9,8 +9,11 @@ import json
 import socket
 from typing import Any
 
-from .errors import EngineNotRunning, NbflowError
+from .errors import ControlError, EngineNotRunning, NbflowError, UnknownNameError
 from .workspace import Workspace
+
+#: Errors the engine reports by kind that keep their class on this side.
+_ERRORS = {"ControlError": ControlError, "UnknownNameError": UnknownNameError}
 
 
 def socket_path(ws: Workspace) -> str | None:
@@ -47,7 +50,7 @@ def request(ws: Workspace, payload: dict[str, Any], timeout: float = 30.0) -> An
         raise EngineNotRunning(f"the engine on {ws.home} closed the connection without answering")
     answer = json.loads(b"".join(chunks))
     if not answer.get("ok"):
-        raise NbflowError(answer.get("error", "the engine refused the request"))
+        raise _ERRORS.get(answer.get("kind"), NbflowError)(answer.get("error", "the engine refused the request"))
     return answer.get("result")
 
 

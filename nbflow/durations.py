@@ -42,7 +42,7 @@ def format_duration(seconds: float) -> str:
     """A short human form: ``0.5s``, ``30s``, ``5m``, ``1h30m``."""
     if seconds < 60:
         return f"{seconds:g}s"
-    minutes, sec = divmod(int(round(seconds)), 60)
+    minutes, sec = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     out = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "") + (f"{sec}s" if sec else "")
     return out or "0s"

@@ -138,6 +138,42 @@ class Handle:
 
         return self._call(lambda: apply_now(self.engine, command))
 
+    # -- control actions (nbflow.control; see docs/control.md) ------------------------------------
+    # Targets: "type:NAME", "event:KEY[/FLOW[.TASK]]", "generator:[TYPE.]NAME".  Each method
+    # returns the engine's summary once the action is committed, or raises ControlError (the
+    # action does not apply to the target's state; nothing changed).
+    def _control(self, op: str, target: str, reason: str | None, actor: str | None, **options: Any):
+        from .control.command import make_command
+
+        return self.command(make_command(op, target, reason=reason, actor=actor or "python", **options))
+
+    def pause(self, target: str, reason: str | None = None, *, cancel_running: bool = False,
+              until: Any = None, actor: str | None = None) -> dict[str, Any]:
+        """Nothing new starts inside ``target``; ``until`` (a datetime, ISO text, ``"30m"``) ends it."""
+        return self._control("pause", target, reason, actor, cancel_running=cancel_running, until=until)
+
+    def resume(self, target: str, reason: str | None = None, *, actor: str | None = None) -> dict[str, Any]:
+        """Undo a pause: what it held starts."""
+        return self._control("resume", target, reason, actor)
+
+    def retry(self, target: str, reason: str | None = None, *, tree: bool = False,
+              actor: str | None = None) -> dict[str, Any]:
+        """Run a task (or a flow's or an event's failed tasks) again; ``tree``: and its downstream."""
+        return self._control("retry", target, reason, actor, tree=tree)
+
+    def skip(self, target: str, reason: str | None = None, *, actor: str | None = None) -> dict[str, Any]:
+        """Mark a task (or what remains of a flow or event) skipped; dependants proceed."""
+        return self._control("skip", target, reason, actor)
+
+    def cancel(self, target: str, reason: str | None = None, *, actor: str | None = None) -> dict[str, Any]:
+        """Stop running processes and mark them (and what has not started) cancelled."""
+        return self._control("cancel", target, reason, actor)
+
+    def clone(self, target: str, reason: str | None = None, *, actor: str | None = None) -> str:
+        """Emit a new event with the same values as ``target`` (``event:KEY``); its key."""
+        return self._control("clone", target, reason, actor)["event_key"]
+    # -- end of control actions -------------------------------------------------------------------
+
 
 def start(*configs: str | Path, home: str | Path | None = None, max_parallel: int | None = None,
           timeout: float = 60.0) -> Handle:

@@ -26,7 +26,7 @@ def test_demo_runs_end_to_end_and_prints_what_happened(tmp_path):
     run = nbflow_cli("run", str(configs / "demo.yaml"), "--until-idle", check=True)
     out = run.stdout
     assert f"SUCCESS  prices:eu,60   [{key}] from user" in out
-    assert f"report_ready:eu,60" in out and f"emitted by task run {key}/main.announce#1" in out
+    assert "report_ready:eu,60" in out and f"emitted by task run {key}/main.announce#1" in out
     for task in ("fetch", "stats", "report", "announce"):
         assert f"main.{task} #1: success" in out
     assert "artifact returns.parquet (dataset" in out and "artifact report.html (report" in out

@@ -118,7 +118,7 @@ def test_100mb_of_stdout_streams_to_a_file_under_bounded_memory(tmp_path, home):
         except OSError:
             break
         time.sleep(0.05)
-    out, err = engine.communicate(timeout=120)
+    _, err = engine.communicate(timeout=120)
     assert engine.returncode == 0, err
     ((path, size),) = _sql(home, "SELECT path, size_bytes FROM artifacts WHERE kind = 'stdout'")
     expected = 100 * 1024 * 1024 + len(b"\xff\xfe not utf-8 \x80\n")

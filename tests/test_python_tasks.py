@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import nbflow
+
 from conftest import write_config
 
 TASKS = '''

@@ -116,13 +116,15 @@ def _reject(engine, path: Path, reason: str) -> None:
         pass
 
 
-async def apply_now(engine, cmd: dict[str, Any]) -> None:
-    """Apply one command that arrived over the socket (not through a file)."""
+async def apply_now(engine, cmd: dict[str, Any]) -> Any:
+    """Apply one command that arrived over the socket (not through a file); what an async
+    handler returned (a control action's summary), once its rows are committed."""
     fn = HANDLERS.get(cmd.get("op", ""))
     if fn is None:
         raise NbflowError(f"unknown op {cmd.get('op')!r}; known: {', '.join(sorted(HANDLERS))}")
     result = fn(engine, cmd)
     if result is not None:
-        await result
+        result = await result
     await engine.writer.durable()
+    return result
 

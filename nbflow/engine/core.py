@@ -75,6 +75,12 @@ class Engine:
         from ..generators import services_for
 
         self.services: list[Any] = services_for(self)
+        # Control actions (pause, retry, ...): their commands, why each target is paused, and
+        # the service that ends ``pause --until`` on time.
+        from ..control import attach
+
+        self.pauses = attach(self)
+        self.services.append(self.pauses)
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
@@ -261,11 +267,12 @@ class Engine:
         self._advance_flow(ev, fs)
         self._maybe_finish_event(ev)
 
-    def reactivate(self, ev: EventState) -> None:
+    def reactivate(self, ev: EventState, detail: str = "event active again", *,
+                   actor: str | None = None, target: str | None = None) -> None:
         """Put a finished event back among the active ones (retry of a finished event)."""
         if ev.key not in self.events:
             self.events[ev.key] = ev
-            self.stage(ev.key, None, None, None, "retried", "event active again")
+            self.stage(ev.key, None, None, None, "retried", detail, actor=actor, target=target)
 
     def resume_ready(self) -> None:
         """Dispatch every ready task that nothing pauses any more."""
@@ -365,17 +372,20 @@ class Engine:
                 if not fs.active:
                     continue
                 tasks = [{"task": ts.name, "status": ts.status, "attempt": ts.attempt,
-                          "paused": ts.paused,
+                          "paused": ts.paused, "pause": self.pauses.info(ev, fs, ts),
                           "elapsed": round(now - ts.started_at, 3) if ts.started_at and ts.status == "running"
                           else None}
                          for ts in fs.tasks.values()]
-                flows.append({"flow": fs.flow.name, "paused": fs.paused, "done": fs.done, "tasks": tasks})
+                flows.append({"flow": fs.flow.name, "paused": fs.paused, "done": fs.done, "tasks": tasks,
+                              "pause": self.pauses.info(ev, fs)})
             events.append({"event_key": ev.key, "label": ev.label, "paused": ev.paused,
+                           "pause": self.pauses.info(ev),
                            "elapsed": round(now - ev.created_us / 1e6, 3), "flows": flows})
         return {"home": str(self.ws.home), "pid": os.getpid(), "max_parallel": self.max_parallel,
                 "running": sum(1 for ev in self.events.values() for fs in ev.flows.values()
                                for ts in fs.tasks.values() if ts.status == "running"),
-                "paused_types": dict(self.paused_types), "events": events,
+                "paused_types": dict(self.paused_types), "pauses": self.pauses.listing(),
+                "events": events,
                 "counts": dict(self.counts)}
 
     def is_idle(self) -> bool:

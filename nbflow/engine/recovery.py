@@ -16,6 +16,10 @@ from ..spec.model import EventType
 from .state import EventState, FlowState, TaskState
 
 _TERMINAL = {"success", "failure", "skipped", "cancelled"}
+#: Events without a ``final`` after their last event-level row (a skip or cancel that was still
+#: ending its runs, a retried event): still to be finished.
+_UNFINISHED = ("SELECT event_key FROM stages WHERE flow IS NULL AND task IS NULL "
+               "GROUP BY event_key HAVING arg_max(action, stage_id) <> 'final'")
 
 
 def recover(engine) -> list[tuple[EventState, FlowState, TaskState]]:
@@ -24,12 +28,12 @@ def recover(engine) -> list[tuple[EventState, FlowState, TaskState]]:
     _recover_type_pauses(engine, con)
     rows = con.execute(
         "SELECT event_key, event_type, vals, epoch_us(created_at) FROM events "
-        "WHERE status IN ('active', 'paused') ORDER BY created_at").fetchall()
+        f"WHERE event_key IN ({_UNFINISHED}) ORDER BY created_at").fetchall()
     if not rows:
         return []
     stages = con.execute(
-        """SELECT event_key, flow, task, run, action, detail FROM stages
-           WHERE event_key IN (SELECT event_key FROM events WHERE status IN ('active', 'paused'))
+        f"""SELECT event_key, flow, task, run, action, detail FROM stages
+           WHERE event_key IN ({_UNFINISHED})
            ORDER BY stage_id""").fetchall()
     by_event: dict[str, list[tuple]] = {}
     for row in stages:
@@ -68,6 +72,9 @@ def _fold(engine, ev: EventState, etype: EventType, rows: list[tuple]):
                 ev.paused = True
             elif action in ("resumed", "retried"):
                 ev.paused = False
+                ev.skipped = ev.skipped and action == "resumed"
+            elif action == "skipped":
+                ev.skipped = True
             continue
         fs = ev.flows.get(flow)
         if fs is None:
@@ -113,12 +120,32 @@ def _fold(engine, ev: EventState, etype: EventType, rows: list[tuple]):
             else:
                 ts.status = "failure"
         elif action == "retried":
+            # Queued again: it starts (below) once its dependencies passed, so the downstream
+            # of a ``retry --tree`` waits for its upstream to run again.
             ts.attempt = run - 1
-            ts.status = "ready"
-            dispatch.append((ev, fs, ts))
+            ts.status = "waiting"
     # Tasks never started whose dependencies have all passed are ready too.
     for fs in ev.flows.values():
         if fs.active and not fs.done:
             for ts in fs.newly_ready():
                 dispatch.append((ev, fs, ts))
     return dispatch
+
+
+def load_event(engine, key: str) -> EventState | None:
+    """The state of event ``key`` rebuilt from history (a finished one, to retry or skip in it).
+
+    ``None`` when history has no such event; ``UnknownNameError`` when its type left the
+    config.  Reads committed rows only: callers await ``engine.writer.durable()`` first.
+    """
+    row = engine.query("SELECT event_type, vals, epoch_us(created_at) FROM event_log "
+                       "WHERE event_key = ?", [key]).fetchone()
+    if row is None:
+        return None
+    etype = engine.config.event_type(row[0])
+    values = etype.validate(json.loads(row[1])) if etype.vars else {}
+    ev = EventState.new(key, etype, values, int(row[2]))
+    rows = engine.query("SELECT flow, task, run, action, detail FROM stages WHERE event_key = ? "
+                        "ORDER BY stage_id", [key]).fetchall()
+    _fold(engine, ev, etype, rows)
+    return ev

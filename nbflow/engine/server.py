@@ -59,8 +59,8 @@ async def _sql(engine, req):
 async def _command(engine, req):
     from .commands import apply_now
 
-    await apply_now(engine, req["command"])
-    return True
+    result = await apply_now(engine, req["command"])
+    return True if result is None else result
 
 
 def _jsonable(value: Any) -> Any:

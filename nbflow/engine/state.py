@@ -30,6 +30,10 @@ class TaskState:
     scope: Any = None            # the trio.CancelScope of the running attempt
     started_at: float | None = None
     cancel_reason: str | None = None
+    # A control action that cancels the running attempt ends it its own way (records the
+    # ``cancelled`` row with its actor, then skips or re-queues the task): ``fn(run_id, result)``.
+    after_cancel: Any = None
+    ticket: Any = None           # the dispatch that may run this task (a newer one wins)
 
     @property
     def name(self) -> str:
@@ -99,6 +103,7 @@ class EventState:
     created_us: int = 0
     skipped: bool = False
     deadline_scope: Any = None
+    workdir_ready: bool = False
 
     @classmethod
     def new(cls, key: str, etype: EventType, values: dict[str, Any], created_us: int) -> EventState:

@@ -38,7 +38,7 @@ def write_summary(con, since_us: int, out: TextIO) -> dict[str, int]:
             f"from generator {generator}" if generator else f"from {source}")
         out.write(f"{status.upper():8} {label}   [{key}] {origin}\n")
         for r in (r for r in runs if r[0] == key):
-            _, flow, task, attempt, rstatus, started, finished, code, detail = r
+            _, flow, task, attempt, rstatus, started, finished, _code, detail = r
             line = f"         {flow}.{task} #{attempt}: {rstatus} {_dur(started, finished)}"
             if rstatus in ("failure", "cancelled") and detail:
                 line += f"  ({detail.strip().splitlines()[-1][:100]})"

@@ -21,8 +21,10 @@ _OUT_OF_PROCESS = frozenset({"cmd", "notebook"})
 
 
 async def run_task(engine, ev: EventState, fs: FlowState, ts: TaskState) -> None:
+    ts.ticket = ticket = object()
     async with engine._limiter:
-        if ts.status != "queued":          # skipped or cancelled while it waited for a slot
+        # skipped or cancelled while it waited for a slot, or dispatched again since (a retry)
+        if ts.status != "queued" or ts.ticket is not ticket:
             return
         if engine.is_paused(ev, fs, ts):   # paused while it waited: back to ready, parked
             ts.status = "ready"
@@ -34,7 +36,7 @@ async def _attempt(engine, ev: EventState, fs: FlowState, ts: TaskState) -> None
     task, flow = ts.task, fs.flow.name
     ts.attempt += 1
     ts.status = "running"
-    ts.cancel_reason = None
+    ts.cancel_reason = ts.after_cancel = None
     rid = make_run_id(ev.key, flow, task.name, ts.attempt)
     seq = engine.stage(ev.key, flow, task.name, ts.attempt, "invoked", run_id=rid)
     ts.started_at = time.time()
@@ -48,7 +50,9 @@ async def _attempt(engine, ev: EventState, fs: FlowState, ts: TaskState) -> None
         # Write-ahead: the run is on disk before it can have any effect, so a crash can never
         # leave a run that happened without a record of it.
         await engine.writer.durable(seq)
-        ctx.workdir.mkdir(parents=True, exist_ok=True)
+        if not ev.workdir_ready:
+            ctx.workdir.mkdir(parents=True, exist_ok=True)
+            ev.workdir_ready = True
         result = await _execute(engine, ctx, ts)
     except trio.Cancelled:
         if engine.stopping and ts.status == "running":
@@ -72,6 +76,8 @@ async def _execute(engine, ctx: RunContext, ts: TaskState) -> RunResult:
     timeout = ctx.task.timeout
     with trio.CancelScope() as scope:
         ts.scope = scope
+        if ts.cancel_reason is not None:   # cancelled before its process could start
+            scope.cancel()
         try:
             timer = trio.move_on_after(timeout) if timeout else contextlib.nullcontext()
             with timer:
@@ -86,6 +92,10 @@ async def _execute(engine, ctx: RunContext, ts: TaskState) -> RunResult:
 
 def _record_end(engine, ev: EventState, fs: FlowState, ts: TaskState, rid: str, result: RunResult) -> None:
     task, flow = ts.task, fs.flow.name
+    if ts.cancel_reason is not None and not result.ok and ts.after_cancel is not None:
+        after, ts.after_cancel = ts.after_cancel, None
+        after(rid, result)                 # a control action (nbflow.control) ends the run
+        return
     if ts.cancel_reason is not None and not result.ok:
         ts.status = "cancelled"
         engine.stage(ev.key, flow, task.name, ts.attempt, "cancelled", result.detail,

@@ -18,7 +18,9 @@ kernel, ...), 143 terminated.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import re
 import signal
@@ -34,15 +36,25 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 EXIT_CELL_ERROR, EXIT_CANNOT_RUN, EXIT_TERMINATED = 1, 2, 143
 
 
-def _tracked_manager_class():
+def _tracked_manager_class(kernel_file: Path):
     from jupyter_client.manager import AsyncKernelManager
 
     class TrackedKernelManager(AsyncKernelManager):
-        """An AsyncKernelManager the SIGTERM handler can find."""
+        """An AsyncKernelManager the SIGTERM handler can find, which tells the engine (through
+        ``kernel_file``) the kernel's process group, for the day this process is SIGKILLed."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             _MANAGERS.append(self)
+
+        async def start_kernel(self, **kw: Any) -> None:
+            await super().start_kernel(**kw)
+            prov = self.provisioner
+            pid = getattr(prov, "pid", None)
+            if pid:
+                tmp = kernel_file.with_suffix(".tmp")
+                tmp.write_text(json.dumps({"pid": pid, "pgid": getattr(prov, "pgid", None) or pid}))
+                os.replace(tmp, kernel_file)
 
     return TrackedKernelManager
 
@@ -66,14 +78,11 @@ def kill_kernels(grace: float) -> None:
             time.sleep(0.02)
         # What the kernel started in its group goes too, whether or not the kernel is gone.
         _signal_group(pgid, signal.SIGKILL)
-        try:
+        # Best effort from here: this process exits next, whatever happens.
+        with contextlib.suppress(Exception):
             proc.wait(timeout=5)
-        except Exception:  # noqa: S110 - best effort: we are exiting
-            pass
-        try:
+        with contextlib.suppress(Exception):
             km.cleanup_connection_file()
-        except Exception:  # noqa: S110
-            pass
 
 
 def _signal_group(pgid: int, sig: int) -> None:
@@ -93,12 +102,22 @@ def _on_sigterm(grace: float):
     return handler
 
 
-def kernel_name_for(notebook: dict[str, Any], override: str | None) -> str:
-    """The task's ``kernel:``, else the notebook's kernelspec, else ``python3``."""
-    if override:
-        return override
-    spec = notebook.get("metadata", {}).get("kernelspec") or {}
-    return spec.get("name") or "python3"
+def kernel_for(notebook: dict[str, Any], override: str | None) -> tuple[str, str | None]:
+    """(kernel name, language): the task's ``kernel:``, else the notebook's kernelspec, else
+    ``python3``; the language from the notebook, else from the kernel's spec (papermill needs
+    it to write the parameters cell of a notebook saved without metadata)."""
+    meta = notebook.get("metadata", {})
+    spec = meta.get("kernelspec") or {}
+    name = override or spec.get("name") or "python3"
+    language = spec.get("language") or (meta.get("language_info") or {}).get("name")
+    if not language:
+        from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+        try:
+            language = KernelSpecManager().get_kernel_spec(name).language
+        except NoSuchKernel:
+            language = None   # papermill then reports the unknown kernel
+    return name, language
 
 
 def cell_error(exc: Any, executed: Path) -> dict[str, Any]:
@@ -125,16 +144,30 @@ def render_html(executed: Path, html: Path) -> None:
     html.write_text(body, encoding="utf-8")
 
 
-def _execute(spec: dict[str, Any], outcome: dict[str, Any]) -> None:
+class _ImplicitParameters(logging.Filter):
+    """Papermill warns of every parameter the notebook does not declare; nbflow passes the
+    event's values, ``event_key`` and ``run_id`` to every notebook, declared or not, so only a
+    name from the task's own ``parameters:`` is worth that warning (it may be misspelt)."""
+
+    def __init__(self, implicit: list[str]) -> None:
+        super().__init__()
+        self.implicit = {f"Passed unknown parameter: {name}" for name in implicit}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() not in self.implicit
+
+
+def _execute(spec: dict[str, Any], manager_class: type, outcome: dict[str, Any]) -> None:
+    logging.getLogger("papermill").addFilter(_ImplicitParameters(spec.get("implicit", [])))
     try:
         import papermill as pm
 
         source = Path(spec["input"])
-        notebook = json.loads(source.read_text(encoding="utf-8"))
+        kernel, language = kernel_for(json.loads(source.read_text(encoding="utf-8")), spec.get("kernel"))
         pm.execute_notebook(
-            str(source), spec["output"], parameters=spec["parameters"],
-            kernel_name=kernel_name_for(notebook, spec.get("kernel")), cwd=spec["cwd"],
-            log_output=False, progress_bar=False, kernel_manager_class=_tracked_manager_class())
+            str(source), spec["output"], parameters=spec["parameters"], kernel_name=kernel,
+            language=language, cwd=spec["cwd"], log_output=False, progress_bar=False,
+            kernel_manager_class=manager_class)
     except BaseException as exc:  # handed to the main thread, which reports it
         outcome["error"] = exc
         outcome["traceback"] = traceback.format_exc()
@@ -158,12 +191,23 @@ def _cannot_run(exc: BaseException, tb: str, spec: dict[str, Any]) -> dict[str, 
 
 def main(argv: list[str]) -> int:
     """Run the notebook described by the spec file ``argv[0]``; the exit code."""
+    # jsonschema's optional IRI checker builds a grammar at import (2 s here); notebook
+    # validation never checks IRIs, and every notebook run would pay for it.
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
     spec = json.loads(Path(argv[0]).read_text())
     signal.signal(signal.SIGTERM, _on_sigterm(float(spec.get("grace", 2.0))))
     output, error_file = Path(spec["output"]), Path(spec["error"])
     outcome: dict[str, Any] = {}
-    worker = threading.Thread(target=_execute, args=(spec, outcome), name="papermill")
+    # Papermill (and jupyter_client, nbformat, nbclient with it) is imported here, before the
+    # worker starts: two threads importing the same modules can see them half-initialised.
+    import papermill  # noqa: F401
+
+    manager_class = _tracked_manager_class(Path(spec["kernel_file"]))
+    worker = threading.Thread(target=_execute, args=(spec, manager_class, outcome), name="papermill")
     worker.start()
+    # nbconvert takes a second to import: do it while the kernel starts and runs.
+    with contextlib.suppress(ImportError):
+        import nbconvert  # noqa: F401
     worker.join()
     exc = outcome.get("error")
     code = 0

@@ -15,7 +15,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import trio
@@ -30,7 +30,7 @@ def current_context() -> RunContext | None:
     return getattr(_local, "ctx", None)
 
 
-@lru_cache(maxsize=None)
+@cache
 def resolve(ref: str, base_dir: str) -> tuple[Callable[..., Any], int]:
     """The function named by ``module:function`` and how many positional args it takes."""
     if base_dir not in sys.path:

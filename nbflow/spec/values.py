@@ -97,7 +97,7 @@ def _to_datetime(value: Any) -> dt.datetime:
         raise TypeError("expected a datetime as YYYY-MM-DDTHH:MM[:SS][+HH:MM]")
     # Naive datetimes are read as UTC: one instant for everybody, whatever the machine's zone.
     if result.tzinfo is None:
-        result = result.replace(tzinfo=dt.timezone.utc)
+        result = result.replace(tzinfo=dt.UTC)
     return result
 
 
