@@ -189,6 +189,13 @@ class Engine:
         if ev.paused:
             seq = self.stage(key, None, None, None, "paused",
                              f"type {etype.name} is paused", target=f"type:{etype.name}")
+        if event_key is not None and (self.ws.artifacts / key).is_dir():
+            # An inbox command replayed after a crash that lost the event's first rows: its
+            # runs may have started already; record them as lost before anything starts again.
+            from .recovery import _fold, unrecorded_runs
+
+            for run in _fold(self, ev, etype, unrecorded_runs(self, ev, [])):
+                self._dispatch(*run)
         self._start_flows(ev)
         return key, seq
 

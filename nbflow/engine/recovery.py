@@ -50,8 +50,36 @@ def recover(engine) -> list[tuple[EventState, FlowState, TaskState]]:
         values = etype.validate(json.loads(vals)) if etype.vars else {}
         ev = EventState.new(key, etype, values, int(created_us))
         engine.events[key] = ev
-        to_dispatch.extend(_fold(engine, ev, etype, by_event.get(key, [])))
+        event_rows = by_event.get(key, [])
+        event_rows.extend(unrecorded_runs(engine, ev, event_rows))
+        to_dispatch.extend(_fold(engine, ev, etype, event_rows))
     return to_dispatch
+
+
+def unrecorded_runs(engine, ev: EventState, rows: list[tuple]) -> list[tuple]:
+    """Process runs that left a start marker but no ``invoked`` row (the engine died within
+    the tick that started them): end what still runs of them, record them, and return stage
+    rows for the fold, which then treats them as lost runs."""
+    from ..runners.process import STARTED
+
+    root = engine.ws.artifacts / ev.key
+    if not root.is_dir():
+        return []
+    known = {(flow, task, run) for flow, task, run, action, _ in rows if action == "invoked"}
+    found = []
+    for marker in sorted(root.glob(f"*/{STARTED}")):
+        flow_task, _, attempt = marker.parent.name.rpartition(".")
+        flow, _, task = flow_task.partition(".")
+        if not attempt.isdigit() or flow not in ev.flows or task not in ev.flows[flow].tasks:
+            continue
+        if (flow, task, int(attempt)) in known:
+            continue
+        kill_stale(marker.parent)
+        engine.stage(ev.key, flow, task, int(attempt), "invoked",
+                     "found by recovery: started just before the engine died",
+                     run_id=make_run_id(ev.key, flow, task, int(attempt)), actor="recovery")
+        found.append((flow, task, int(attempt), "invoked", None))
+    return found
 
 
 def _recover_type_pauses(engine, con) -> None:

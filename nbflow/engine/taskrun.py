@@ -1,5 +1,12 @@
-"""One attempt of one task: wait for a slot, record ``invoked`` (durably, before anything
-runs), run it under its timeout, record how it ended, and retry under its policy."""
+"""One attempt of one task: wait for a slot, record ``invoked``, run it under its timeout,
+record how it ended, and retry under its policy.
+
+Rows are committed in batches, one transaction per tick: a run does not wait for its
+``invoked`` row to be durable.  Processes (``cmd``, ``notebook``) leave a marker in their run
+folder before they start, which recovery reconciles with the history after a crash; an
+in-process ``python`` task dies with the engine, and one that finished within the last tick
+before a crash may run again after it (at-least-once).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ from .. import runners
 from ..durations import format_duration
 from ..keys import run_id as make_run_id
 from ..runners.base import RunContext, RunResult
+from ..runners.process import mark_started
 from .state import EventState, FlowState, TaskState
 
 #: Runners whose task runs in another process: what it emitted or published travels through
@@ -38,7 +46,7 @@ async def _attempt(engine, ev: EventState, fs: FlowState, ts: TaskState) -> None
     ts.status = "running"
     ts.cancel_reason = ts.after_cancel = None
     rid = make_run_id(ev.key, flow, task.name, ts.attempt)
-    seq = engine.stage(ev.key, flow, task.name, ts.attempt, "invoked", run_id=rid)
+    engine.stage(ev.key, flow, task.name, ts.attempt, "invoked", run_id=rid)
     ts.started_at = time.time()
     engine.counts["runs"] += 1
     ctx = RunContext(
@@ -47,12 +55,14 @@ async def _attempt(engine, ev: EventState, fs: FlowState, ts: TaskState) -> None
         kill_grace=engine.config.engine.kill_grace,
         _emit=engine.emit_from_thread, _publish=engine.publish_from_run)
     try:
-        # Write-ahead: the run is on disk before it can have any effect, so a crash can never
-        # leave a run that happened without a record of it.
-        await engine.writer.durable(seq)
-        if not ev.workdir_ready:
-            ctx.workdir.mkdir(parents=True, exist_ok=True)
-            ev.workdir_ready = True
+        if task.runner in _OUT_OF_PROCESS:
+            # Write-ahead for processes, which can outlive a crashed engine: a marker in the
+            # run's folder (no commit to wait for) lets recovery find a run whose ``invoked``
+            # row never reached the history, end its process group and record it as lost.
+            mark_started(ctx.run_dir, rid)
+            if not ev.workdir_ready:
+                ctx.workdir.mkdir(parents=True, exist_ok=True)
+                ev.workdir_ready = True
         result = await _execute(engine, ctx, ts)
     except trio.Cancelled:
         if engine.stopping and ts.status == "running":

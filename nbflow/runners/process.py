@@ -20,6 +20,13 @@ def _kill_group(pid: int, sig: int) -> None:
 
 
 PIDFILE = ".pid"
+STARTED = ".started"
+
+
+def mark_started(run_dir: Path, run_id: str) -> None:
+    """Leave the write-ahead marker of a process run in its folder (before it starts)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / STARTED).write_text(run_id)
 
 
 def _start_time(pid: int) -> str | None:

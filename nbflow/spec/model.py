@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -235,7 +236,7 @@ class EventType:
         Raises ``ValidationError`` naming the var and the rule: an unknown var, a missing
         one without a default, a value of the wrong type, or one that breaks a rule.
         """
-        known = {v.name for v in self.vars}
+        known = self._var_names
         for name in values:
             if name not in known:
                 from ..errors import did_you_mean
@@ -259,6 +260,10 @@ class EventType:
                 exc.event_type = self.name
                 raise
         return out
+
+    @cached_property
+    def _var_names(self) -> frozenset[str]:
+        return frozenset(v.name for v in self.vars)
 
     def label(self, values: Mapping[str, Any]) -> str:
         """``type:val1,val2,...`` in var order: what ``str(event)`` shows."""
