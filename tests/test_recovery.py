@@ -168,3 +168,35 @@ def test_twenty_concurrent_emitters_lose_nothing(tmp_path, home, engine_running)
     rows = _sql(home, "SELECT event_key, label FROM events WHERE status = 'success'")
     assert {k for k, _ in rows} == keys
     assert sorted(label for _, label in rows) == sorted(f"job:{i}" for i in range(20))
+
+
+def test_a_run_started_in_the_engines_last_tick_is_found_ended_and_recorded(tmp_path, home):
+    """The engine died after starting a process but before its rows were committed: only the
+    run's start marker and pid file know about it. The next start must end that process and
+    record the run as lost instead of silently running the task a second time."""
+    marker = f"nbflow-lasttick-{os.getpid()}"
+    cfg = write_config(tmp_path, """
+        events:
+          - name: job
+            flows:
+              - name: f
+                tasks:
+                  - {name: t, cmd: "true", retries: 1}
+    """)
+    key = nbflow_cli("emit", "--home", str(home), "--config", str(cfg), "job", check=True).stdout.strip()
+    run_dir = home / "artifacts" / key / "f.t.1"
+    run_dir.mkdir(parents=True)
+    (run_dir / ".started").write_text(f"{key}/f.t#1")
+    orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", marker],
+                              start_new_session=True)
+    with open(f"/proc/{orphan.pid}/stat") as f:
+        started = f.read().rsplit(")", 1)[1].split()[19]
+    (run_dir / ".pid").write_text(f"{orphan.pid} {started}")
+    proc = nbflow_cli("run", str(cfg), "--home", str(home), "--until-idle")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert orphan.wait(timeout=10) == -signal.SIGKILL
+    rows = _sql(home, "SELECT run, action, detail FROM stages WHERE task = 't' ORDER BY stage_id")
+    assert rows == [(1, "invoked", "found by recovery: started just before the engine died"),
+                    (1, "failure", "lost"),
+                    (2, "retried", "attempt 2 of 2 (after a lost run)"),
+                    (2, "invoked", None), (2, "success", None)]
