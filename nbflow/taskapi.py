@@ -176,6 +176,9 @@ def artifact(name: str, event_key: str | None = None) -> Path:
     key = event_key or os.environ.get("NBFLOW_EVENT_KEY")
     if not key:
         raise NbflowError("artifact() needs an event: pass event_key= or call it from a task")
+    handle = _running_handle()
+    if handle is not None and not os.environ.get("NBFLOW_RUN_ID"):  # a kernel running an engine
+        return find_artifact(handle.home, name, key)
     return find_artifact(Workspace.resolve().home, name, key)
 
 

@@ -105,18 +105,17 @@ def _on_sigterm(grace: float):
 def kernel_for(notebook: dict[str, Any], override: str | None) -> tuple[str, str | None]:
     """(kernel name, language): the task's ``kernel:``, else the notebook's kernelspec, else
     ``python3``; the language from the notebook, else from the kernel's spec (papermill needs
-    it to write the parameters cell of a notebook saved without metadata)."""
+    it to write the parameters cell of a notebook saved without metadata).
+
+    Raises jupyter_client's ``NoSuchKernel`` for a kernel that is not installed.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager
+
     meta = notebook.get("metadata", {})
     spec = meta.get("kernelspec") or {}
     name = override or spec.get("name") or "python3"
-    language = spec.get("language") or (meta.get("language_info") or {}).get("name")
-    if not language:
-        from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-        try:
-            language = KernelSpecManager().get_kernel_spec(name).language
-        except NoSuchKernel:
-            language = None   # papermill then reports the unknown kernel
+    kernel_spec = KernelSpecManager().get_kernel_spec(name)
+    language = spec.get("language") or (meta.get("language_info") or {}).get("name") or kernel_spec.language
     return name, language
 
 
@@ -157,15 +156,14 @@ class _ImplicitParameters(logging.Filter):
         return record.getMessage() not in self.implicit
 
 
-def _execute(spec: dict[str, Any], manager_class: type, outcome: dict[str, Any]) -> None:
+def _execute(spec: dict[str, Any], kernel: str, language: str | None, manager_class: type,
+             outcome: dict[str, Any]) -> None:
+    import papermill as pm
+
     logging.getLogger("papermill").addFilter(_ImplicitParameters(spec.get("implicit", [])))
     try:
-        import papermill as pm
-
-        source = Path(spec["input"])
-        kernel, language = kernel_for(json.loads(source.read_text(encoding="utf-8")), spec.get("kernel"))
         pm.execute_notebook(
-            str(source), spec["output"], parameters=spec["parameters"], kernel_name=kernel,
+            spec["input"], spec["output"], parameters=spec["parameters"], kernel_name=kernel,
             language=language, cwd=spec["cwd"], log_output=False, progress_bar=False,
             kernel_manager_class=manager_class)
     except BaseException as exc:  # handed to the main thread, which reports it
@@ -198,17 +196,23 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm(float(spec.get("grace", 2.0))))
     output, error_file = Path(spec["output"]), Path(spec["error"])
     outcome: dict[str, Any] = {}
-    # Papermill (and jupyter_client, nbformat, nbclient with it) is imported here, before the
-    # worker starts: two threads importing the same modules can see them half-initialised.
-    import papermill  # noqa: F401
-
-    manager_class = _tracked_manager_class(Path(spec["kernel_file"]))
-    worker = threading.Thread(target=_execute, args=(spec, manager_class, outcome), name="papermill")
-    worker.start()
-    # nbconvert takes a second to import: do it while the kernel starts and runs.
-    with contextlib.suppress(ImportError):
+    # Everything the run needs is imported here, before the worker starts: two threads importing
+    # the same modules can see them half-initialised.  Resolving the kernel imports ipykernel
+    # (and IPython, pygments), the rest of what papermill loads while it runs.
+    try:
         import nbconvert  # noqa: F401
-    worker.join()
+        import papermill  # noqa: F401
+
+        notebook = json.loads(Path(spec["input"]).read_text(encoding="utf-8"))
+        kernel, language = kernel_for(notebook, spec.get("kernel"))
+        manager_class = _tracked_manager_class(Path(spec["kernel_file"]))
+    except Exception as exc:
+        outcome.update(error=exc, traceback=traceback.format_exc())
+    else:
+        worker = threading.Thread(target=_execute, name="papermill",
+                                  args=(spec, kernel, language, manager_class, outcome))
+        worker.start()
+        worker.join()
     exc = outcome.get("error")
     code = 0
     if exc is not None:

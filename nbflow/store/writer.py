@@ -116,7 +116,10 @@ class HistoryWriter:
         callbacks, self._after = self._after, []
         upto = self._appended
         if upto > self._committed:
-            await trio.to_thread.run_sync(self._commit, batch)
+            # Shielded: the batch is already out of the buffer, and to_thread checks for a
+            # cancel before it starts; a stop landing here would silently drop these rows.
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(self._commit, batch)
             self.flushes += 1
             self.rows_written += upto - self._committed
         self._committed = upto
