@@ -154,6 +154,8 @@ def test_timeout_kills_the_whole_process_group(tmp_path, home):
     assert time.monotonic() - started < 30
     ((status, detail),) = _sql(home, "SELECT status, detail FROM task_runs")
     assert (status, detail) == ("failure", "timeout after 1s")
+    # a timed-out run keeps its output as artifacts
+    assert sorted(r[0] for r in _sql(home, "SELECT kind FROM artifacts")) == ["stderr", "stdout"]
     assert wait_for(lambda: not processes_with_marker(marker), timeout=10, what="no process left") is True
 
 

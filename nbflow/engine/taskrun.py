@@ -72,13 +72,22 @@ async def _attempt(engine, ev: EventState, fs: FlowState, ts: TaskState) -> None
                          "queued again: the engine stopped while it ran",
                          run_id=make_run_id(ev.key, flow, task.name, ts.attempt + 1))
             ts.status = "interrupted"
+            _record_outputs(engine, ctx, ())
         raise
     if task.runner in _OUT_OF_PROCESS:
         await engine.drain_inbox()
-    for name, kind, path in result.artifacts:
-        if path.exists():
-            engine.add_artifact(rid, ev.key, name, kind, str(path), path.stat().st_size)
+    _record_outputs(engine, ctx, result.artifacts)
     _record_end(engine, ev, fs, ts, rid, result)
+
+
+def _record_outputs(engine, ctx: RunContext, artifacts) -> None:
+    """Artifact rows for the files a run produced, however it ended."""
+    seen = set()
+    for name, kind, path in (*artifacts, *ctx.outputs):
+        if path in seen or not path.exists():
+            continue
+        seen.add(path)
+        engine.add_artifact(ctx.run_id, ctx.event_key, name, kind, str(path), path.stat().st_size)
 
 
 async def _execute(engine, ctx: RunContext, ts: TaskState) -> RunResult:

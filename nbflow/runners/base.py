@@ -40,6 +40,9 @@ class RunContext:
     workdir: Path
     run_dir: Path
     kill_grace: float = 5.0
+    #: (name, kind, path) of the files the runner will produce: recorded as artifacts when they
+    #: exist after the run, however it ended (a cancelled run keeps its partial output).
+    outputs: list[tuple[str, str, Path]] = field(default_factory=list)
     # Set by the engine: thread-safe callables into the engine (emit, publish, artifact lookup).
     _emit: Callable[..., str] | None = field(default=None, repr=False)
     _publish: Callable[..., Path] | None = field(default=None, repr=False)

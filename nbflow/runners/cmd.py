@@ -20,6 +20,7 @@ def argv(ctx: RunContext) -> list[str]:
 async def run(ctx: RunContext) -> RunResult:
     out, err = ctx.run_dir / "stdout.txt", ctx.run_dir / "stderr.txt"
     files = (("stdout.txt", "stdout", out), ("stderr.txt", "stderr", err))
+    ctx.outputs.extend(files)
     try:
         code = await run_logged(argv(ctx), stdout=out, stderr=err, cwd=ctx.cwd(), env=ctx.environ(),
                                 grace=ctx.kill_grace)

@@ -113,6 +113,8 @@ async def run(ctx: RunContext) -> RunResult:
             "error": str(error_file), "kernel_file": str(kernel_file), "parameters": params,
             "implicit": sorted(set(params) - set(ctx.task.parameters)), "kernel": ctx.task.kernel,
             "cwd": ctx.cwd(), "grace": max(0.5, min(2.0, ctx.kill_grace / 2))}
+    ctx.outputs.extend([("stdout.txt", "stdout", out), ("stderr.txt", "stderr", err),
+                        (executed.name, "notebook", executed), (html.name, "report", html)])
     spec_file = run_dir / "papermill.json"
     spec_file.write_text(json.dumps(spec, indent=1))
     try:
