@@ -42,7 +42,7 @@ def check_timezone(at: Node, zone: str, problems: Problems) -> bool:
     try:
         zoneinfo.ZoneInfo(zone)
         return True
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):   # 'America' is a folder
         pass
     names = zoneinfo.available_timezones()
     same_case = [n for n in names if n.lower() == zone.lower()]

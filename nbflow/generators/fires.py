@@ -135,6 +135,9 @@ def missed_fires(schedule, after: datetime, until: datetime,
     The latest ones are found by widening a window back from ``until``, so a per-second timer
     missed for a month is never enumerated from its start.
     """
+    # In UTC: arithmetic and comparisons between datetimes of one zone go by wall clock and
+    # ignore ``fold``, which is wrong inside a fall-back overlap.
+    after, until = after.astimezone(UTC), until.astimezone(UTC)
     if keep <= 0 or until <= after:
         return [], 0, True
     span = timedelta(seconds=60)
@@ -159,6 +162,7 @@ def missed_fires(schedule, after: datetime, until: datetime,
 def fires_from(schedule, start: datetime, until: datetime, limit: int) -> tuple[list[datetime], bool]:
     """Fires of ``schedule`` in ``[start, until]``, the first ``limit``; True when more remain."""
     out: list[datetime] = []
+    start, until = start.astimezone(UTC), until.astimezone(UTC)   # see missed_fires
     for t in schedule.iter(start - timedelta(microseconds=1)):
         if t > until:
             return out, False

@@ -3,27 +3,32 @@
 Why the date arithmetic is our own rather than cronsim's or croniter's (DESIGN.md prefers a
 library where it gets the rules right).  Checked against cronsim 2.9 and croniter 7.0:
 
-- day OR: ``0 0 */2 * MON`` must fire on odd days *or* Mondays (only an exact ``*`` leaves
-  a day field unrestricted); cronsim ANDs the two whenever a field starts with ``*``.
-- ``2L``, ``15W`` (cronsim), ``2L`` (croniter) and ``/15`` (both) are rejected; neither has
-  the year or date-set fields, nor field-named error messages.
-- DST: cronsim applies the fixed-time rule to 5-field expressions only, so ``0 30 2 * * *``
-  in New York skips 2024-03-10 instead of firing at 03:00; ``next`` from inside a fall-back
-  overlap's second pass returns an instant *before* the one asked about (``30 1 * * *`` after
-  01:10 EST gives 01:30 EDT), and croniter gives 01:30 EST, a second fire of a fixed time.
+- grammar: neither has the year or date-set fields; cronsim refuses ``2L``, ``15W`` and
+  ``/15``, croniter ``2L`` and ``/15``; croniter reads ``5-5`` as ``*``; their errors do not
+  name the field.
+- day OR: only an exact ``*`` leaves a day field unrestricted, so ``0 0 */2 * MON`` fires on
+  odd days *or* Mondays; cronsim ANDs the fields whenever one starts with ``*``, and croniter
+  ignores day-of-month beside a ``#`` (``0 0 13 * 5#2`` fires on second Fridays only).
+- DST: cronsim applies the fixed-time rule to 5-field expressions only (``0 30 2 * * *`` in
+  New York skips 2024-03-10 instead of firing at 03:00); from inside an overlap's second pass
+  it answers *before* the instant asked about (``30 1 * * *`` after 01:10 EST gives 01:30
+  EDT), where croniter fires a second time (01:30 EST); it skips wall times after Lord Howe's
+  30-minute fall-back (``* */2 * * *`` after 01:30 +10:30 on 2024-04-07 gives 02:30, not
+  02:00) and returns a wall time that does not exist after a midnight gap (``* */2 8 * *`` in
+  America/Santiago after 2024-09-07 23:59:58 gives 2024-09-08 00:00-04:00).
 - impossible expressions (``0 0 30 2 *``) raise instead of having no next fire.
 
-What remains once those are handled ourselves is a sorted-set search (``_calendar``), with
-the real calendar and zone work done by the standard library (``calendar``, ``datetime``,
-``zoneinfo``).  The tests check it against a brute-force reference and against cronsim and
-croniter wherever their semantics are ours.
+What remains once all that is handled here is a sorted-set search (``_calendar``) and the
+DST mapping (``_zone``), with the calendar and zone data from the standard library
+(``calendar``, ``datetime``, ``zoneinfo``).  The tests check OnExp against brute-force
+references and against cronsim and croniter wherever their semantics are ours.
 """
 
 from __future__ import annotations
 
 import zoneinfo
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ..errors import ConfigError, did_you_mean
 from ._calendar import WallCalendar
@@ -62,8 +67,9 @@ class OnExp:
     def is_fixed_time(self) -> bool:
         """Whether neither the minute nor the hour field starts with ``*`` (Debian cron's rule).
 
-        A fixed-time expression fires once per matching day even across DST changes; any
-        other expression fires at every real instant whose wall time matches.
+        Each matching wall time of a fixed-time expression fires once, even when a DST change
+        skips or repeats it; any other expression fires at every real instant whose wall time
+        matches (never in a gap, twice in an overlap).
         """
         return self.fields.fixed_time
 
@@ -73,7 +79,7 @@ class OnExp:
         if utc >= _AFTER_ALL:
             return None
         found = next_instant(self._calendar, self.zone, self.is_fixed_time, max(utc, _BEFORE_ALL))
-        return None if found is None else found.replace(tzinfo=timezone.utc).astimezone(self.zone)
+        return None if found is None else found.replace(tzinfo=UTC).astimezone(self.zone)
 
     def iter(self, after: datetime) -> Iterator[datetime]:
         """The fire times strictly after ``after``, in order; ends when the schedule runs out."""
@@ -85,7 +91,7 @@ class OnExp:
     def matches(self, dt: datetime) -> bool:
         """Whether the aware instant ``dt`` is a fire time (fires fall on whole seconds)."""
         utc = _utc(dt, "matches")
-        if dt.microsecond or not _BEFORE_ALL <= utc <= _AFTER_ALL:
+        if utc.microsecond or not _BEFORE_ALL <= utc <= _AFTER_ALL:
             return False
         return is_instant(self._calendar, self.zone, self.is_fixed_time, utc)
 
@@ -98,6 +104,14 @@ class OnExp:
 
     def __repr__(self) -> str:
         return f"OnExp({self.expr!r}, tz={self.tz!r})"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if hasattr(self, "_calendar"):  # set last in __init__: hashed by (expr, tz), so frozen
+            raise AttributeError(f"OnExp is immutable: make a new one instead of setting {name!r}")
+        super().__setattr__(name, value)
+
+    def __reduce__(self) -> tuple[type[OnExp], tuple[str, str]]:
+        return OnExp, (self.expr, self.tz)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, OnExp):
@@ -117,7 +131,7 @@ def _utc(dt: datetime, what: str) -> datetime:
             "attach a zone, e.g. dt.replace(tzinfo=zoneinfo.ZoneInfo('UTC'))"
         )
     try:
-        return dt.astimezone(timezone.utc).replace(tzinfo=None)
+        return dt.astimezone(UTC).replace(tzinfo=None)
     except OverflowError:  # within a day of year 1 or 9999: as good as before or after every fire
         return datetime.min if dt.year < 5000 else datetime.max
 

@@ -113,7 +113,7 @@ def _why_not(field: str, text: str) -> str:
     upper = text.upper()
     if "?" in upper:
         return " ('?' is not supported: use '*')"
-    if field == "day-of-month" and ("L" in upper or "W" in upper):
+    if field == "day-of-month" and re.fullmatch(r"[0-9]*[LW]|LW", upper):
         return " (L and W forms such as 'L', '2L', '15W', 'LW' must be the whole field)"
     if field == "day-of-week" and "L" in upper:
         return " ('L' is not supported in day-of-week: use DAY#n, e.g. FRI#5, or 'L' in day-of-month)"

@@ -15,7 +15,7 @@ whole seconds (tzdb transitions fall on whole seconds); that happens only near a
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ._calendar import WallCalendar
@@ -51,8 +51,7 @@ def transition(zone: ZoneInfo, before: datetime, after: datetime) -> datetime:
     lo = before.replace(microsecond=0)
     hi = after.replace(microsecond=0) + (_SECOND if after.microsecond else timedelta(0))
     while hi - lo > _SECOND:
-        mid = lo + (hi - lo) // 2
-        mid = mid.replace(microsecond=0)
+        mid = (lo + (hi - lo) // 2).replace(microsecond=0)
         if offset_at(zone, mid) == target:
             hi = mid
         else:
@@ -62,7 +61,7 @@ def transition(zone: ZoneInfo, before: datetime, after: datetime) -> datetime:
 
 def next_instant(cal: WallCalendar, zone: ZoneInfo, fixed: bool, after: datetime) -> datetime | None:
     """The first fire instant (naive UTC) strictly after ``after`` (naive UTC), or None."""
-    local = after.replace(tzinfo=timezone.utc).astimezone(zone)
+    local = after.replace(tzinfo=UTC).astimezone(zone)
     wall = local.replace(tzinfo=None, fold=0)
     start = wall.replace(microsecond=0) + _SECOND  # the first whole-second wall time after ``wall``
     first, second = wall_offsets(zone, wall)
@@ -104,7 +103,7 @@ def _earliest_from(cal: WallCalendar, zone: ZoneInfo, fixed: bool, wall: datetim
 
 def is_instant(cal: WallCalendar, zone: ZoneInfo, fixed: bool, instant: datetime) -> bool:
     """Whether ``instant`` (naive UTC, whole second) is one of the fire instants."""
-    local = instant.replace(tzinfo=timezone.utc).astimezone(zone)
+    local = instant.replace(tzinfo=UTC).astimezone(zone)
     wall = local.replace(tzinfo=None, fold=0)
     if cal.matches(wall):
         return not fixed or local.fold == 0  # fixed time: an overlap's second pass does not fire
