@@ -26,7 +26,7 @@ def _paused(info: dict | None, flag: bool) -> str:
         return " PAUSED"
     why = [f"by {info['actor']}" if info.get("actor") else None, info.get("reason"),
            f"until {info['until']}" if info.get("until") else None]
-    if info.get("target", "").startswith("type:"):
+    if (info.get("target") or "").startswith("type:"):
         why.insert(0, f"held by {info['target']}")
     text = ", ".join(w for w in why if w)
     return f" PAUSED ({text})" if text else " PAUSED"
@@ -37,7 +37,7 @@ def render(status: dict) -> str:
              f"{status['running']} task(s) running (max {status['max_parallel']})"]
     pauses = {p["target"]: p for p in status.get("pauses", [])}
     for type_name, reason in status.get("paused_types", {}).items():
-        info = pauses.get(f"type:{type_name}") or {"reason": reason}
+        info = {**(pauses.get(f"type:{type_name}") or {"reason": reason}), "target": None}
         lines.append(f"  type {type_name}:{_paused(info, True)}")
     for ev in status["events"]:
         flag = " " + _paused(ev.get("pause"), ev["paused"]) if ev["paused"] else ""

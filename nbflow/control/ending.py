@@ -1,0 +1,121 @@
+"""How control actions end, reopen and re-queue tasks (the mechanics under skip, cancel,
+retry and ``pause --cancel-running``).
+
+A running attempt is never marked from outside while its process lives: the action sets the
+task's ``cancel_reason`` and ``after_cancel``, cancels its scope (the cmd runner sends SIGTERM
+to the process group, then SIGKILL after the grace period), and the run itself calls
+``after_cancel`` once the process is gone, which records the ``cancelled`` row and goes on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import trio
+
+from ..keys import run_id as make_run_id
+from .command import Request
+
+
+@dataclass
+class Actor:
+    """Who does an action, why, and on what target: the columns of every row it writes."""
+
+    engine: object
+    req: Request
+
+    def stage(self, ev, fs, ts, run: int | None, action: str, detail: str | None = None,
+              run_id: str | None = None, exit_code: int | None = None) -> None:
+        self.engine.stage(ev.key if ev else None, fs.flow.name if fs else None,
+                          ts.name if ts else None, run, action, detail, run_id=run_id,
+                          exit_code=exit_code, actor=self.req.actor, target=str(self.req.target))
+
+    @property
+    def reason(self) -> str | None:
+        return self.req.reason
+
+
+def mark(who: Actor, ev, fs, ts, status: str) -> str:
+    """Give a task that is not running the final ``status`` (skipped, cancelled) on its next
+    run number, so each run keeps one fate; returns that run's id."""
+    ts.attempt += 1
+    rid = make_run_id(ev.key, fs.flow.name, ts.name, ts.attempt)
+    ts.status = status
+    who.stage(ev, fs, ts, ts.attempt, status, who.reason, run_id=rid)
+    return rid
+
+
+def interrupt(ts, reason: str, after) -> None:
+    """Cancel the running attempt of ``ts``; ``after(run_id, result)`` runs once it ended."""
+    ts.cancel_reason = reason
+    ts.after_cancel = after
+    if ts.scope is not None:
+        ts.scope.cancel()
+    # else: the run has not entered its cancel scope yet and cancels itself when it does
+
+
+def end_task(who: Actor, ev, fs, ts, status: str, interrupted: list) -> str:
+    """End a task that has not ended with ``status`` (``skipped`` or ``cancelled``).
+
+    A running attempt is cancelled first (its ``cancelled`` row comes when the process is
+    gone; a skip then adds a ``skipped`` row on the next run number).  Returns a run id.
+    """
+    engine = who.engine
+    if ts.status != "running":
+        return mark(who, ev, fs, ts, status)
+
+    def after(rid: str, result) -> None:
+        who.stage(ev, fs, ts, ts.attempt, "cancelled", who.reason or result.detail, run_id=rid,
+                  exit_code=result.exit_code)
+        ts.status = "cancelled"
+        if status == "skipped":
+            mark(who, ev, fs, ts, "skipped")
+        engine.task_done(ev, fs, ts)
+
+    interrupt(ts, f"{status} by {who.req.actor}", after)
+    interrupted.append(ts)
+    return make_run_id(ev.key, fs.flow.name, ts.name, ts.attempt)
+
+
+def requeue_running(who: Actor, ev, fs, ts, interrupted: list) -> None:
+    """``pause --cancel-running``: cancel the running attempt and queue the task again (it
+    starts anew on resume)."""
+    engine = who.engine
+
+    def after(rid: str, result) -> None:
+        who.stage(ev, fs, ts, ts.attempt, "cancelled", who.reason or "paused", run_id=rid,
+                  exit_code=result.exit_code)
+        nxt = ts.attempt + 1
+        who.stage(ev, fs, ts, nxt, "retried", "queued again: paused with --cancel-running",
+                  run_id=make_run_id(ev.key, fs.flow.name, ts.name, nxt))
+        ts.status = "waiting"
+        engine.task_done(ev, fs, ts)    # ready again, held by the pause
+
+    interrupt(ts, f"paused by {who.req.actor}", after)
+    interrupted.append(ts)
+
+
+def reopen(who: Actor, scope, flows) -> None:
+    """Make a finished event active again and un-finish ``flows`` (before re-running tasks)."""
+    engine, ev = who.engine, scope.ev
+    if ev.key not in engine.events:
+        ev.paused = ev.skipped = False    # as the fold of the ``retried`` row has it
+        engine.reactivate(ev, who.reason or f"{who.req.op} {who.req.target}",
+                          actor=who.req.actor, target=str(who.req.target))
+        scope.live = True
+        if ev.etype.name in engine.paused_types:   # held like a new event of a paused type
+            ev.paused = True
+            engine.stage(ev.key, None, None, None, "paused", f"type {ev.etype.name} is paused",
+                         target=f"type:{ev.etype.name}")
+    for fs in flows:
+        if fs.done:
+            fs.done = False
+            who.stage(ev, fs, None, None, "retried", who.reason or f"{who.req.op} {who.req.target}")
+
+
+async def settle(engine, interrupted: list, timeout: float) -> list:
+    """Wait until the interrupted runs ended (their processes are gone); those that did not."""
+    with trio.move_on_after(timeout):
+        while any(ts.after_cancel is not None and ts.status == "running" for ts in interrupted):
+            await trio.sleep(0.02)
+    return [ts for ts in interrupted if ts.after_cancel is not None and ts.status == "running"]
