@@ -12,9 +12,8 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import trio
 
@@ -26,9 +25,9 @@ from ..workspace import Workspace
 from .state import EventState, FlowState, TaskState
 
 
-@dataclass(frozen=True)
-class StageRow:
-    """A stage as listeners see it (the same fields as the ``stages`` table)."""
+class StageRow(NamedTuple):
+    """A stage as listeners see it; the same fields, in the same order, as the ``stages`` table
+    (a plain tuple: it goes to the history writer as it is)."""
 
     stage_id: int
     event_key: str | None
@@ -145,9 +144,7 @@ class Engine:
         row = StageRow(self._next_stage_id, event_key, flow, task, run, action, now_us(), detail,
                        run_id, exit_code, actor or self.actor, target)
         self._next_stage_id += 1
-        seq = self.writer.append("stages", (
-            row.stage_id, event_key, flow, task, run, action, row.at_us, detail, run_id, exit_code,
-            row.actor, target))
+        seq = self.writer.append("stages", row)
         for listener in self.listeners:
             listener(row)
         return seq

@@ -60,9 +60,9 @@ async def _attempt(engine, ev: EventState, fs: FlowState, ts: TaskState) -> None
             # run's folder (no commit to wait for) lets recovery find a run whose ``invoked``
             # row never reached the history, end its process group and record it as lost.
             mark_started(ctx.run_dir, rid)
-            if not ev.workdir_ready:
-                ctx.workdir.mkdir(parents=True, exist_ok=True)
-                ev.workdir_ready = True
+        if not ev.workdir_ready:
+            ctx.workdir.mkdir(parents=True, exist_ok=True)
+            ev.workdir_ready = True
         result = await _execute(engine, ctx, ts)
     except trio.Cancelled:
         if engine.stopping and ts.status == "running":

@@ -53,7 +53,6 @@ def resolve(ref: str, base_dir: str) -> tuple[Callable[..., Any], int]:
 def _call(func: Callable[..., Any], nargs: int, ctx: RunContext, event: Any) -> Any:
     _local.ctx = ctx
     try:
-        ctx.workdir.mkdir(parents=True, exist_ok=True)   # here, off the engine's loop
         return func(*(event, ctx)[:nargs])
     finally:
         _local.ctx = None
@@ -69,7 +68,6 @@ async def run(ctx: RunContext) -> RunResult:
         if inspect.iscoroutinefunction(func):
             _local.ctx = ctx
             try:
-                ctx.workdir.mkdir(parents=True, exist_ok=True)
                 result = await func(*(event, ctx)[:nargs])
             finally:
                 _local.ctx = None
