@@ -53,6 +53,7 @@ class Engine:
         self.actor = actor
         self.max_parallel = max_parallel or config.engine.max_parallel or os.cpu_count() or 2
         self.events: dict[str, EventState] = {}          # active events by key
+        self.base_env = dict(os.environ)                    # what task processes start from
         self.paused_types: dict[str, str | None] = {}     # type -> reason
         self.listeners: list[Callable[[StageRow], None]] = []
         self.writer: HistoryWriter | None = None
@@ -69,6 +70,7 @@ class Engine:
         self._limiter = trio.CapacityLimiter(self.max_parallel)
         self._known_keys: set[str] = set()
         self._inbox_busy = False
+        self._inbox_listed_mtime: int | None = None   # the inbox folder's mtime at the last listing
         # Background services started with the engine (generators, deadlines): objects with
         # ``async run(*, task_status)`` and ``idle() -> bool``.
         from ..generators import services_for
@@ -349,6 +351,11 @@ class Engine:
         emitted or published lands before its success)."""
         from .commands import apply_inbox
 
+        try:
+            if os.stat(self.ws.inbox).st_mtime_ns == self._inbox_listed_mtime:
+                return   # nothing arrived (or left) since the last look: skip the listing
+        except FileNotFoundError:
+            return
         await apply_inbox(self)
 
     # -- queries --------------------------------------------------------------------------------

@@ -60,14 +60,14 @@ def unrecorded_runs(engine, ev: EventState, rows: list[tuple]) -> list[tuple]:
     """Process runs that left a start marker but no ``invoked`` row (the engine died within
     the tick that started them): end what still runs of them, record them, and return stage
     rows for the fold, which then treats them as lost runs."""
-    from ..runners.process import STARTED
+    from ..runners.process import PIDFILE
 
     root = engine.ws.artifacts / ev.key
     if not root.is_dir():
         return []
     known = {(flow, task, run) for flow, task, run, action, _ in rows if action == "invoked"}
     found = []
-    for marker in sorted(root.glob(f"*/{STARTED}")):
+    for marker in sorted(root.glob(f"*/{PIDFILE}")):
         flow_task, _, attempt = marker.parent.name.rpartition(".")
         flow, _, task = flow_task.partition(".")
         if not attempt.isdigit() or flow not in ev.flows or task not in ev.flows[flow].tasks:

@@ -104,6 +104,8 @@ class EventState:
     skipped: bool = False
     deadline_scope: Any = None
     workdir_ready: bool = False
+    event_obj: Any = None        # the spec Event handed to tasks (built once)
+    paths: Any = None            # (work dir, artifacts folder) of this event (built once)
 
     @classmethod
     def new(cls, key: str, etype: EventType, values: dict[str, Any], created_us: int) -> EventState:

@@ -10,7 +10,8 @@ before a crash may run again after it (at-least-once).
 
 from __future__ import annotations
 
-import contextlib
+import math
+import os
 import time
 import traceback
 
@@ -20,7 +21,7 @@ from .. import runners
 from ..durations import format_duration
 from ..keys import run_id as make_run_id
 from ..runners.base import RunContext, RunResult
-from ..runners.process import mark_started
+from ..spec.model import Event
 from .state import EventState, FlowState, TaskState
 
 #: Runners whose task runs in another process: what it emitted or published travels through
@@ -49,20 +50,16 @@ async def _attempt(engine, ev: EventState, fs: FlowState, ts: TaskState) -> None
     engine.stage(ev.key, flow, task.name, ts.attempt, "invoked", run_id=rid)
     ts.started_at = time.time()
     engine.counts["runs"] += 1
+    if ev.paths is None:
+        ev.paths = (engine.ws.workdir(ev.key), engine.ws.artifacts / ev.key)
+        ev.event_obj = Event(ev.etype, ev.key, ev.values)
     ctx = RunContext(
-        run_id=rid, event=_event_of(ev), flow=flow, task=task, attempt=ts.attempt,
-        home=engine.ws.home, workdir=engine.ws.workdir(ev.key), run_dir=engine.run_dir(ev, fs, ts),
-        kill_grace=engine.config.engine.kill_grace,
+        run_id=rid, event=ev.event_obj, flow=flow, task=task, attempt=ts.attempt,
+        home=engine.ws.home, workdir_path=ev.paths[0],
+        run_dir=ev.paths[1] / f"{flow}.{task.name}.{ts.attempt}",
+        kill_grace=engine.config.engine.kill_grace, base_env=engine.base_env,
         _emit=engine.emit_from_thread, _publish=engine.publish_from_run)
     try:
-        if task.runner in _OUT_OF_PROCESS:
-            # Write-ahead for processes, which can outlive a crashed engine: a marker in the
-            # run's folder (no commit to wait for) lets recovery find a run whose ``invoked``
-            # row never reached the history, end its process group and record it as lost.
-            mark_started(ctx.run_dir, rid)
-        if not ev.workdir_ready:
-            ctx.workdir.mkdir(parents=True, exist_ok=True)
-            ev.workdir_ready = True
         result = await _execute(engine, ctx, ts)
     except trio.Cancelled:
         if engine.stopping and ts.status == "running":
@@ -84,29 +81,33 @@ def _record_outputs(engine, ctx: RunContext, artifacts) -> None:
     """Artifact rows for the files a run produced, however it ended."""
     seen = set()
     for name, kind, path in (*artifacts, *ctx.outputs):
-        if path in seen or not path.exists():
+        if path in seen:
             continue
         seen.add(path)
-        engine.add_artifact(ctx.run_id, ctx.event_key, name, kind, str(path), path.stat().st_size)
+        try:
+            size = os.stat(path).st_size
+        except FileNotFoundError:
+            continue
+        engine.add_artifact(ctx.run_id, ctx.event_key, name, kind, str(path), size)
 
 
 async def _execute(engine, ctx: RunContext, ts: TaskState) -> RunResult:
     runner = runners.get(ctx.task.runner)
     timeout = ctx.task.timeout
-    with trio.CancelScope() as scope:
+    # One scope for both a timeout (its deadline) and a control action's cancel.
+    with trio.CancelScope(deadline=trio.current_time() + timeout if timeout else math.inf) as scope:
         ts.scope = scope
         if ts.cancel_reason is not None:   # cancelled before its process could start
             scope.cancel()
         try:
-            timer = trio.move_on_after(timeout) if timeout else contextlib.nullcontext()
-            with timer:
-                return await runner(ctx)
-            return RunResult(False, detail=f"timeout after {format_duration(timeout)}")
+            return await runner(ctx)
         except Exception:
             return RunResult(False, detail=traceback.format_exc(limit=-10))
         finally:
             ts.scope = None
-    return RunResult(False, detail=f"cancelled: {ts.cancel_reason or 'by request'}")
+    if ts.cancel_reason is None:
+        return RunResult(False, detail=f"timeout after {format_duration(timeout)}")
+    return RunResult(False, detail=f"cancelled: {ts.cancel_reason}")
 
 
 def _record_end(engine, ev: EventState, fs: FlowState, ts: TaskState, rid: str, result: RunResult) -> None:
@@ -150,9 +151,3 @@ def schedule_retry(engine, ev: EventState, fs: FlowState, ts: TaskState, delay: 
             engine._dispatch(ev, fs, ts)
 
     engine._nursery.start_soon(later)
-
-
-def _event_of(ev: EventState):
-    from ..spec.model import Event
-
-    return Event(ev.etype, ev.key, ev.values)

@@ -37,16 +37,27 @@ class RunContext:
     task: Task
     attempt: int
     home: Path
-    workdir: Path
+    workdir_path: Path
     run_dir: Path
     kill_grace: float = 5.0
     #: (name, kind, path) of the files the runner will produce: recorded as artifacts when they
     #: exist after the run, however it ended (a cancelled run keeps its partial output).
     outputs: list[tuple[str, str, Path]] = field(default_factory=list)
     # Set by the engine: thread-safe callables into the engine (emit, publish, artifact lookup).
+    #: The environment task processes start from (the engine's, read once).
+    base_env: Mapping[str, str] | None = field(default=None, repr=False)
+    _workdir_made: bool = field(default=False, repr=False)
     _emit: Callable[..., str] | None = field(default=None, repr=False)
     _publish: Callable[..., Path] | None = field(default=None, repr=False)
     _artifact: Callable[..., Path] | None = field(default=None, repr=False)
+
+    @property
+    def workdir(self) -> Path:
+        """The event's work directory, shared by all its tasks (created on first use)."""
+        if not self._workdir_made:
+            self.workdir_path.mkdir(parents=True, exist_ok=True)
+            self._workdir_made = True
+        return self.workdir_path
 
     @property
     def event_key(self) -> str:
@@ -64,7 +75,7 @@ class RunContext:
         """The names templates of this task may use (``cmd``, ``parameters``, ``env``, ``cwd``)."""
         ctx = dict(self.values)
         ctx.update(event_key=self.event_key, event_type=self.event_type, run_id=self.run_id,
-                   workdir=str(self.workdir), flow=self.flow, task=self.task.name,
+                   workdir=str(self.workdir_path), flow=self.flow, task=self.task.name,
                    attempt=self.attempt, home=str(self.home), config_dir=self.task.base_dir)
         return ctx
 
@@ -72,14 +83,14 @@ class RunContext:
         """The environment of a task process: ours, the task's ``env``, and the NBFLOW_* names."""
         from ..spec.templates import parse_template
 
-        env = dict(os.environ)
+        env = dict(self.base_env if self.base_env is not None else os.environ)
         tctx = self.template_context()
         for key, value in self.task.env.items():
             env[key] = parse_template(str(value)).render(tctx)
         env.update(
             NBFLOW_HOME=str(self.home), NBFLOW_RUN_ID=self.run_id, NBFLOW_EVENT_KEY=self.event_key,
             NBFLOW_EVENT_TYPE=self.event_type, NBFLOW_FLOW=self.flow, NBFLOW_TASK=self.task.name,
-            NBFLOW_ATTEMPT=str(self.attempt), NBFLOW_WORKDIR=str(self.workdir),
+            NBFLOW_ATTEMPT=str(self.attempt), NBFLOW_WORKDIR=str(self.workdir_path),
             NBFLOW_RUN_DIR=str(self.run_dir))
         for name, value in self.values.items():
             env[f"NBFLOW_VAR_{name}"] = format_value(value)

@@ -19,14 +19,8 @@ def _kill_group(pid: int, sig: int) -> None:
         pass
 
 
+#: The run's write-ahead marker and, once the child runs, its pid and start time.
 PIDFILE = ".pid"
-STARTED = ".started"
-
-
-def mark_started(run_dir: Path, run_id: str) -> None:
-    """Leave the write-ahead marker of a process run in its folder (before it starts)."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / STARTED).write_text(run_id)
 
 
 def _start_time(pid: int) -> str | None:
@@ -56,35 +50,59 @@ def kill_stale(run_dir: Path) -> bool:
     return True
 
 
+def _spawn(argv: Sequence[str], stdout: Path, stderr: Path, cwd: str, env: dict[str, str],
+           dirs: Sequence[Path]) -> subprocess.Popen:
+    """Everything a process run needs from the file system, in one worker-thread call."""
+    for folder in (stdout.parent, *dirs):
+        folder.mkdir(parents=True, exist_ok=True)
+    marker = stdout.parent / PIDFILE
+    # Written before the child exists: a crash at any later point leaves a marker that recovery
+    # reconciles with the history (the run is recorded as lost, its group ended).
+    marker.write_text("starting")
+    with open(stdout, "wb") as out, open(stderr, "wb") as err:
+        popen = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                 cwd=cwd, env=env, start_new_session=True)
+    marker.write_text(f"{popen.pid} {_start_time(popen.pid)}")
+    return popen
+
+
+async def _wait(popen: subprocess.Popen) -> int:
+    """The exit code of ``popen``, waiting on a pidfd (no thread, no polling) where there is one."""
+    try:
+        pidfd = os.pidfd_open(popen.pid)
+    except (AttributeError, OSError):
+        return await trio.to_thread.run_sync(popen.wait, abandon_on_cancel=True)
+    try:
+        await trio.lowlevel.wait_readable(pidfd)
+    finally:
+        os.close(pidfd)
+    return popen.wait()
+
+
 async def run_logged(argv: Sequence[str], *, stdout: Path, stderr: Path, cwd: str,
-                     env: dict[str, str], grace: float) -> int:
+                     env: dict[str, str], grace: float, dirs: Sequence[Path] = ()) -> int:
     """Run ``argv`` with stdout/stderr streamed by the OS into files; returns the exit code.
 
     The engine never reads the output: memory stays flat for any amount of it and undecodable
     bytes are kept as they are.  Cancelling the caller ends the process group: SIGTERM, then
-    SIGKILL after ``grace`` seconds.
+    SIGKILL after ``grace`` seconds.  ``dirs`` are created first (the event's work directory).
     """
-    stdout.parent.mkdir(parents=True, exist_ok=True)
-    with open(stdout, "wb") as out, open(stderr, "wb") as err:
-        proc = await trio.lowlevel.open_process(
-            list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env,
-            start_new_session=True)
-    (stdout.parent / PIDFILE).write_text(f"{proc.pid} {_start_time(proc.pid)}")
+    popen = await trio.to_thread.run_sync(_spawn, argv, stdout, stderr, cwd, env, dirs)
     try:
-        return await proc.wait()
+        return await _wait(popen)
     except BaseException:
         with trio.CancelScope(shield=True):
-            _kill_group(proc.pid, signal.SIGTERM)
+            _kill_group(popen.pid, signal.SIGTERM)
             with trio.move_on_after(grace):
-                await proc.wait()
-            if proc.returncode is None:
-                _kill_group(proc.pid, signal.SIGKILL)
-                await proc.wait()
+                await _wait(popen)
+            if popen.returncode is None:
+                _kill_group(popen.pid, signal.SIGKILL)
+                await _wait(popen)
         raise
     finally:
         # Children the command left in its group would outlive the run: no task leaves
         # processes behind, whether it ended, failed or was cancelled.
-        _kill_group(proc.pid, signal.SIGKILL)
+        _kill_group(popen.pid, signal.SIGKILL)
 
 
 def describe_exit(code: int) -> str:
