@@ -44,7 +44,7 @@ def summarize(config: Config, now: dt.datetime | None = None, names: list[str] |
 
     ``names`` are the files or folders as the user gave them (default: the absolute sources).
     """
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     counts = (len(config.event_types), len(config.generators()),
               sum(len(t.flows) for t in config.event_types),
               sum(len(f.tasks) for t in config.event_types for f in t.flows))

@@ -62,10 +62,7 @@ async def apply_inbox(engine) -> int:
     """Apply every command waiting in the inbox, in order; returns how many were applied."""
     if engine._inbox_busy:
         return 0
-    try:
-        engine._inbox_listed_mtime = os.stat(engine.ws.inbox).st_mtime_ns
-    except FileNotFoundError:
-        engine._inbox_listed_mtime = None
+    engine._wakes_listed = engine._wakes
     files = list(inbox.pending(engine.ws))
     if not files:
         return 0

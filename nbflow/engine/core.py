@@ -54,6 +54,7 @@ class Engine:
         self.max_parallel = max_parallel or config.engine.max_parallel or os.cpu_count() or 2
         self.events: dict[str, EventState] = {}          # active events by key
         self.base_env = dict(os.environ)                    # what task processes start from
+        self.base_envb = dict(os.environb)                  # the same, encoded once
         self.paused_types: dict[str, str | None] = {}     # type -> reason
         self.listeners: list[Callable[[StageRow], None]] = []
         self.writer: HistoryWriter | None = None
@@ -70,7 +71,11 @@ class Engine:
         self._limiter = trio.CapacityLimiter(self.max_parallel)
         self._known_keys: set[str] = set()
         self._inbox_busy = False
-        self._inbox_listed_mtime: int | None = None   # the inbox folder's mtime at the last listing
+        # Wake-ups received, and how many had been received when the inbox was last listed:
+        # producers (``nbflow emit`` in a task) wake the engine before they return, so a task's
+        # end needs a listing of the inbox only when a wake-up came in since the last one.
+        self._wakes = 0
+        self._wakes_listed = 0
         # Background services started with the engine (generators, deadlines): objects with
         # ``async run(*, task_status)`` and ``idle() -> bool``.
         from ..generators import services_for
@@ -335,6 +340,7 @@ class Engine:
 
     # -- the inbox ------------------------------------------------------------------------------
     def wake_inbox(self) -> None:
+        self._wakes += 1
         self._inbox_wakeup.set()
 
     async def _watch_inbox(self) -> None:
@@ -351,12 +357,8 @@ class Engine:
         emitted or published lands before its success)."""
         from .commands import apply_inbox
 
-        try:
-            if os.stat(self.ws.inbox).st_mtime_ns == self._inbox_listed_mtime:
-                return   # nothing arrived (or left) since the last look: skip the listing
-        except FileNotFoundError:
-            return
-        await apply_inbox(self)
+        if self._wakes != self._wakes_listed:
+            await apply_inbox(self)
 
     # -- queries --------------------------------------------------------------------------------
     def query(self, sql: str, params: list | None = None):

@@ -58,6 +58,7 @@ async def _attempt(engine, ev: EventState, fs: FlowState, ts: TaskState) -> None
         home=engine.ws.home, workdir_path=ev.paths[0],
         run_dir=ev.paths[1] / f"{flow}.{task.name}.{ts.attempt}",
         kill_grace=engine.config.engine.kill_grace, base_env=engine.base_env,
+        base_envb=engine.base_envb,
         _emit=engine.emit_from_thread, _publish=engine.publish_from_run)
     try:
         result = await _execute(engine, ctx, ts)
@@ -84,10 +85,12 @@ def _record_outputs(engine, ctx: RunContext, artifacts) -> None:
         if path in seen:
             continue
         seen.add(path)
-        try:
-            size = os.stat(path).st_size
-        except FileNotFoundError:
-            continue
+        size = ctx.output_sizes.get(path)
+        if size is None:
+            try:
+                size = os.stat(path).st_size
+            except FileNotFoundError:
+                continue
         engine.add_artifact(ctx.run_id, ctx.event_key, name, kind, str(path), size)
 
 

@@ -43,9 +43,12 @@ class RunContext:
     #: (name, kind, path) of the files the runner will produce: recorded as artifacts when they
     #: exist after the run, however it ended (a cancelled run keeps its partial output).
     outputs: list[tuple[str, str, Path]] = field(default_factory=list)
+    #: sizes of outputs the runner already knows (saves a stat per file)
+    output_sizes: dict[Path, int] = field(default_factory=dict)
     # Set by the engine: thread-safe callables into the engine (emit, publish, artifact lookup).
     #: The environment task processes start from (the engine's, read once).
     base_env: Mapping[str, str] | None = field(default=None, repr=False)
+    base_envb: Mapping[bytes, bytes] | None = field(default=None, repr=False)
     _workdir_made: bool = field(default=False, repr=False)
     _emit: Callable[..., str] | None = field(default=None, repr=False)
     _publish: Callable[..., Path] | None = field(default=None, repr=False)
@@ -94,6 +97,29 @@ class RunContext:
             NBFLOW_RUN_DIR=str(self.run_dir))
         for name, value in self.values.items():
             env[f"NBFLOW_VAR_{name}"] = format_value(value)
+        return env
+
+    def environb(self) -> dict[bytes, bytes]:
+        """``environ()`` as bytes, built on the engine's pre-encoded environment: ``Popen``
+        encodes every str key and value on each start, which cost more than the fork."""
+        from ..spec.templates import parse_template
+
+        base = self.base_envb if self.base_envb is not None else os.environb
+        env = dict(base)
+        extra: dict[str, str] = {}
+        if self.task.env:
+            tctx = self.template_context()
+            for key, value in self.task.env.items():
+                extra[key] = parse_template(str(value)).render(tctx)
+        extra.update(
+            NBFLOW_HOME=str(self.home), NBFLOW_RUN_ID=self.run_id, NBFLOW_EVENT_KEY=self.event_key,
+            NBFLOW_EVENT_TYPE=self.event_type, NBFLOW_FLOW=self.flow, NBFLOW_TASK=self.task.name,
+            NBFLOW_ATTEMPT=str(self.attempt), NBFLOW_WORKDIR=str(self.workdir_path),
+            NBFLOW_RUN_DIR=str(self.run_dir))
+        for name, value in self.values.items():
+            extra[f"NBFLOW_VAR_{name}"] = format_value(value)
+        for key, value in extra.items():
+            env[os.fsencode(key)] = os.fsencode(value)
         return env
 
     def cwd(self) -> str:

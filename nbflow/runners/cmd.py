@@ -22,8 +22,9 @@ async def run(ctx: RunContext) -> RunResult:
     files = (("stdout.txt", "stdout", out), ("stderr.txt", "stderr", err))
     ctx.outputs.extend(files)
     try:
-        code = await run_logged(argv(ctx), stdout=out, stderr=err, cwd=ctx.cwd(), env=ctx.environ(),
-                                grace=ctx.kill_grace, dirs=(ctx.workdir_path,))
+        code = await run_logged(argv(ctx), stdout=out, stderr=err, cwd=ctx.cwd(), env=ctx.environb(),
+                                grace=ctx.kill_grace, dirs=(ctx.workdir_path,),
+                                sizes=ctx.output_sizes)
     except OSError as exc:  # no such program, not executable, bad cwd
         err.write_text(f"cannot start {ctx.task.cmd[0]!r}: {exc}\n")
         return RunResult(ok=False, detail=f"cannot start the command: {exc}", artifacts=files)

@@ -119,7 +119,7 @@ async def run(ctx: RunContext) -> RunResult:
     spec_file.write_text(json.dumps(spec, indent=1))
     try:
         code = await run_logged([sys.executable, "-m", "nbflow.runners.papermill_child", str(spec_file)],
-                                stdout=out, stderr=err, cwd=ctx.cwd(), env=ctx.environ(),
+                                stdout=out, stderr=err, cwd=ctx.cwd(), env=ctx.environb(),
                                 grace=ctx.kill_grace, dirs=(ctx.workdir_path,))
     except OSError as exc:  # most likely a cwd that does not exist
         return RunResult(False, detail=f"cannot start the notebook process in {ctx.cwd()}: {exc}")

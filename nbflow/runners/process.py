@@ -4,9 +4,11 @@ and a cancel that ends the whole group (SIGTERM, then SIGKILL after a grace peri
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import trio
@@ -50,19 +52,44 @@ def kill_stale(run_dir: Path) -> bool:
     return True
 
 
-def _spawn(argv: Sequence[str], stdout: Path, stderr: Path, cwd: str, env: dict[str, str],
+@lru_cache(maxsize=512)
+def _which(program: str, path: bytes | str | None, cwd: str) -> str:
+    """``program`` as an absolute path along ``path`` (cached: ``Popen`` would search PATH on
+    every start); unchanged when not found, so ``Popen`` raises its own clear error."""
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    found = shutil.which(program, path=path)
+    return os.path.join(cwd, found) if found and not os.path.isabs(found) else (found or program)
+
+
+def _spawn(argv: Sequence[str], stdout: Path, stderr: Path, cwd: str, env,
            dirs: Sequence[Path]) -> subprocess.Popen:
     """Everything a process run needs from the file system, in one worker-thread call."""
+    argv = list(argv)
+    executable = argv[0] if argv else None
+    if executable and os.sep not in executable:   # argv[0] stays as written: only the lookup is cached
+        path = env.get(b"PATH") if isinstance(next(iter(env), ""), bytes) else env.get("PATH")
+        executable = _which(executable, path, cwd)
     for folder in (stdout.parent, *dirs):
         folder.mkdir(parents=True, exist_ok=True)
-    marker = stdout.parent / PIDFILE
-    # Written before the child exists: a crash at any later point leaves a marker that recovery
-    # reconciles with the history (the run is recorded as lost, its group ended).
-    marker.write_text("starting")
-    with open(stdout, "wb") as out, open(stderr, "wb") as err:
-        popen = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                 cwd=cwd, env=env, start_new_session=True)
-    marker.write_text(f"{popen.pid} {_start_time(popen.pid)}")
+    # The marker is opened before the child exists: a crash at any later point leaves it for
+    # recovery to reconcile with the history (the run is recorded as lost, its group ended).
+    marker = os.open(stdout.parent / PIDFILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        out = open(stdout, "wb")
+        err = open(stderr, "wb")
+        try:
+            popen = subprocess.Popen(argv, executable=executable, stdin=subprocess.DEVNULL, stdout=out,
+                                     stderr=err, cwd=cwd, env=env, start_new_session=True)
+        except BaseException:
+            out.close()
+            err.close()
+            raise
+        os.write(marker, f"{popen.pid} {_start_time(popen.pid)}".encode())
+    finally:
+        os.close(marker)
+    # The parent keeps its ends open until the child exits: their sizes then come from fstat.
+    popen.nbflow_outputs = (out, err)
     return popen
 
 
@@ -80,16 +107,22 @@ async def _wait(popen: subprocess.Popen) -> int:
 
 
 async def run_logged(argv: Sequence[str], *, stdout: Path, stderr: Path, cwd: str,
-                     env: dict[str, str], grace: float, dirs: Sequence[Path] = ()) -> int:
+                     env, grace: float, dirs: Sequence[Path] = (),
+                     sizes: dict[Path, int] | None = None) -> int:
     """Run ``argv`` with stdout/stderr streamed by the OS into files; returns the exit code.
 
     The engine never reads the output: memory stays flat for any amount of it and undecodable
     bytes are kept as they are.  Cancelling the caller ends the process group: SIGTERM, then
-    SIGKILL after ``grace`` seconds.  ``dirs`` are created first (the event's work directory).
+    SIGKILL after ``grace`` seconds.  ``dirs`` are created first (the event's work directory);
+    ``sizes``, when given, receives the sizes of stdout and stderr once the process ended.
     """
     popen = await trio.to_thread.run_sync(_spawn, argv, stdout, stderr, cwd, env, dirs)
     try:
-        return await _wait(popen)
+        code = await _wait(popen)
+        if sizes is not None:
+            for path, f in zip((stdout, stderr), popen.nbflow_outputs):
+                sizes[path] = os.fstat(f.fileno()).st_size
+        return code
     except BaseException:
         with trio.CancelScope(shield=True):
             _kill_group(popen.pid, signal.SIGTERM)
@@ -103,6 +136,8 @@ async def run_logged(argv: Sequence[str], *, stdout: Path, stderr: Path, cwd: st
         # Children the command left in its group would outlive the run: no task leaves
         # processes behind, whether it ended, failed or was cancelled.
         _kill_group(popen.pid, signal.SIGKILL)
+        for f in popen.nbflow_outputs:
+            f.close()
 
 
 def describe_exit(code: int) -> str:
