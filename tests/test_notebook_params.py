@@ -46,7 +46,7 @@ def ctx(tmp_path):
     task = etype.flows[0].tasks[0]
     key = "20240301T000000.000000-abcdef"
     return RunContext(run_id=f"{key}/main.nb#1", event=Event(etype, key, values), flow="main", task=task,
-                      attempt=1, home=tmp_path / "home", workdir=tmp_path / "home" / "work" / key,
+                      attempt=1, home=tmp_path / "home", workdir_path=tmp_path / "home" / "work" / key,
                       run_dir=tmp_path / "home" / "artifacts" / key / "main.nb.1")
 
 
@@ -55,7 +55,7 @@ def test_parameters_are_values_ids_then_rendered_templates(ctx, tmp_path):
     assert params == {
         "region": "eu", "days": 7, "asof": "2024-03-01", "moment": "2024-03-01T09:30:00+00:00",
         "event_key": ctx.event_key, "run_id": ctx.run_id,
-        "window": "007", "title": "Prices eu", "data": f"{ctx.workdir}/data.csv",
+        "window": "007", "title": "Prices eu", "data": f"{ctx.workdir_path}/data.csv",
         "nested": {"regions": ["eu", "all"], "limit": 7}, "plain": 3.5,
     }
     # a single-field template keeps the value's type; a date becomes ISO text
