@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import duckdb
@@ -172,7 +173,7 @@ def test_twenty_concurrent_emitters_lose_nothing(tmp_path, home, engine_running)
 
 def test_a_run_started_in_the_engines_last_tick_is_found_ended_and_recorded(tmp_path, home):
     """The engine died after starting a process but before its rows were committed: only the
-    run's start marker and pid file know about it. The next start must end that process and
+    run journal knows about it. The next start must end that process and
     record the run as lost instead of silently running the task a second time."""
     marker = f"nbflow-lasttick-{os.getpid()}"
     cfg = write_config(tmp_path, """
@@ -184,14 +185,11 @@ def test_a_run_started_in_the_engines_last_tick_is_found_ended_and_recorded(tmp_
                   - {name: t, cmd: "true", retries: 1}
     """)
     key = nbflow_cli("emit", "--home", str(home), "--config", str(cfg), "job", check=True).stdout.strip()
-    run_dir = home / "artifacts" / key / "f.t.1"
-    run_dir.mkdir(parents=True)
-    (run_dir / ".started").write_text(f"{key}/f.t#1")
     orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", marker],
                               start_new_session=True)
-    with open(f"/proc/{orphan.pid}/stat") as f:
-        started = f.read().rsplit(")", 1)[1].split()[19]
-    (run_dir / ".pid").write_text(f"{orphan.pid} {started}")
+    # what the dead engine's journal says: the run was starting, then ran as this pid
+    (home / "runs.journal").write_text(
+        f"S\t{key}/f.t#1\nP\t{key}/f.t#1\t{orphan.pid}\t{time.time():.3f}\n")
     proc = nbflow_cli("run", str(cfg), "--home", str(home), "--until-idle")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert orphan.wait(timeout=10) == -signal.SIGKILL

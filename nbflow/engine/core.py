@@ -55,6 +55,9 @@ class Engine:
         self.events: dict[str, EventState] = {}          # active events by key
         self.base_env = dict(os.environ)                    # what task processes start from
         self.base_envb = dict(os.environb)                  # the same, encoded once
+        from .journal import RunJournal
+
+        self.journal = RunJournal(workspace.home / "runs.journal")
         self.paused_types: dict[str, str | None] = {}     # type -> reason
         self.listeners: list[Callable[[StageRow], None]] = []
         self.writer: HistoryWriter | None = None
@@ -105,8 +108,10 @@ class Engine:
             self._next_artifact_id = self._max_id("artifacts", "artifact_id") + 1
             self.token = trio.lowlevel.current_trio_token()
             self.started_us = now_us()
+            self.journal.load()
             pending_runs = recovery.recover(self)
             self.writer.flush_sync()
+            self.journal.open()   # what it held is reconciled and committed now
             async with trio.open_nursery() as outer:
                 await outer.start(self.writer.run)
                 try:
@@ -127,6 +132,7 @@ class Engine:
                     self._nursery = None
                     outer.cancel_scope.cancel()   # the writer flushes what is left, shielded
         finally:
+            self.journal.close()
             if self.con is not None:
                 self.con.close()
                 self.con = None
@@ -193,7 +199,7 @@ class Engine:
         if ev.paused:
             seq = self.stage(key, None, None, None, "paused",
                              f"type {etype.name} is paused", target=f"type:{etype.name}")
-        if event_key is not None and (self.ws.artifacts / key).is_dir():
+        if event_key is not None and any(r.startswith(key + "/") for r in self.journal.found):
             # An inbox command replayed after a crash that lost the event's first rows: its
             # runs may have started already; record them as lost before anything starts again.
             from .recovery import _fold, unrecorded_runs

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 
 from ..errors import UnknownNameError
+from ..keys import parse_run_id
 from ..keys import run_id as make_run_id
-from ..runners.process import kill_stale
 from ..spec.model import EventType
 from .state import EventState, FlowState, TaskState
 
@@ -57,28 +57,21 @@ def recover(engine) -> list[tuple[EventState, FlowState, TaskState]]:
 
 
 def unrecorded_runs(engine, ev: EventState, rows: list[tuple]) -> list[tuple]:
-    """Process runs that left a start marker but no ``invoked`` row (the engine died within
-    the tick that started them): end what still runs of them, record them, and return stage
-    rows for the fold, which then treats them as lost runs."""
-    from ..runners.process import PIDFILE
-
-    root = engine.ws.artifacts / ev.key
-    if not root.is_dir():
-        return []
+    """Process runs the journal knows but the history does not (the engine died within the
+    tick that started them): end what still runs of them, record them, and return stage rows
+    for the fold, which then treats them as lost runs."""
+    prefix = ev.key + "/"
     known = {(flow, task, run) for flow, task, run, action, _ in rows if action == "invoked"}
     found = []
-    for marker in sorted(root.glob(f"*/{PIDFILE}")):
-        flow_task, _, attempt = marker.parent.name.rpartition(".")
-        flow, _, task = flow_task.partition(".")
-        if not attempt.isdigit() or flow not in ev.flows or task not in ev.flows[flow].tasks:
+    for rid in sorted(r for r in engine.journal.found if r.startswith(prefix)):
+        _, flow, task, attempt = parse_run_id(rid)
+        if flow not in ev.flows or task not in ev.flows[flow].tasks or (flow, task, attempt) in known:
             continue
-        if (flow, task, int(attempt)) in known:
-            continue
-        kill_stale(marker.parent)
-        engine.stage(ev.key, flow, task, int(attempt), "invoked",
+        engine.journal.kill_orphan(rid)
+        engine.stage(ev.key, flow, task, attempt, "invoked",
                      "found by recovery: started just before the engine died",
-                     run_id=make_run_id(ev.key, flow, task, int(attempt)), actor="recovery")
-        found.append((flow, task, int(attempt), "invoked", None))
+                     run_id=rid, actor="recovery")
+        found.append((flow, task, attempt, "invoked", None))
     return found
 
 
@@ -137,7 +130,7 @@ def _fold(engine, ev: EventState, etype: EventType, rows: list[tuple]):
         elif action == "invoked":
             ts.attempt = run
             rid = make_run_id(ev.key, flow, task, run)
-            kill_stale(engine.ws.run_dir(ev.key, flow, task, run))
+            engine.journal.kill_orphan(rid)
             engine.stage(ev.key, flow, task, run, "failure", "lost", run_id=rid, actor="recovery")
             if run <= ts.task.retries:
                 engine.stage(ev.key, flow, task, run + 1, "retried",

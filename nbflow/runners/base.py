@@ -49,6 +49,8 @@ class RunContext:
     #: The environment task processes start from (the engine's, read once).
     base_env: Mapping[str, str] | None = field(default=None, repr=False)
     base_envb: Mapping[bytes, bytes] | None = field(default=None, repr=False)
+    #: the engine's run journal (``nbflow.engine.journal``): process runs are written ahead there
+    journal: Any = field(default=None, repr=False)
     _workdir_made: bool = field(default=False, repr=False)
     _emit: Callable[..., str] | None = field(default=None, repr=False)
     _publish: Callable[..., Path] | None = field(default=None, repr=False)

@@ -21,37 +21,6 @@ def _kill_group(pid: int, sig: int) -> None:
         pass
 
 
-#: The run's write-ahead marker and, once the child runs, its pid and start time.
-PIDFILE = ".pid"
-
-
-def _start_time(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (tells a live process from a reused pid)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def kill_stale(run_dir: Path) -> bool:
-    """End the process group a dead engine left running for ``run_dir``; True if one was killed.
-
-    The engine writes the child's pid and start time into the run's folder; after a crash,
-    recovery uses them to end the orphaned group before the run is retried, so a lost run
-    never goes on beside its retry.
-    """
-    try:
-        pid_text, started = (run_dir / PIDFILE).read_text().split()
-        pid = int(pid_text)
-    except (OSError, ValueError):
-        return False
-    if _start_time(pid) != started:
-        return False
-    _kill_group(pid, signal.SIGKILL)
-    return True
-
-
 @lru_cache(maxsize=512)
 def _which(program: str, path: bytes | str | None, cwd: str) -> str:
     """``program`` as an absolute path along ``path`` (cached: ``Popen`` would search PATH on
@@ -63,7 +32,7 @@ def _which(program: str, path: bytes | str | None, cwd: str) -> str:
 
 
 def _spawn(argv: Sequence[str], stdout: Path, stderr: Path, cwd: str, env,
-           dirs: Sequence[Path]) -> subprocess.Popen:
+           dirs: Sequence[Path], journal, run_id: str | None) -> subprocess.Popen:
     """Everything a process run needs from the file system, in one worker-thread call."""
     argv = list(argv)
     executable = argv[0] if argv else None
@@ -72,22 +41,21 @@ def _spawn(argv: Sequence[str], stdout: Path, stderr: Path, cwd: str, env,
         executable = _which(executable, path, cwd)
     for folder in (stdout.parent, *dirs):
         folder.mkdir(parents=True, exist_ok=True)
-    # The marker is opened before the child exists: a crash at any later point leaves it for
-    # recovery to reconcile with the history (the run is recorded as lost, its group ended).
-    marker = os.open(stdout.parent / PIDFILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    if journal is not None:
+        # Written ahead: a crash at any later point leaves a line that recovery reconciles
+        # with the history (the run is recorded as lost, its process group ended).
+        journal.starting(run_id)
+    out = open(stdout, "wb")
+    err = open(stderr, "wb")
     try:
-        out = open(stdout, "wb")
-        err = open(stderr, "wb")
-        try:
-            popen = subprocess.Popen(argv, executable=executable, stdin=subprocess.DEVNULL, stdout=out,
-                                     stderr=err, cwd=cwd, env=env, start_new_session=True)
-        except BaseException:
-            out.close()
-            err.close()
-            raise
-        os.write(marker, f"{popen.pid} {_start_time(popen.pid)}".encode())
-    finally:
-        os.close(marker)
+        popen = subprocess.Popen(argv, executable=executable, stdin=subprocess.DEVNULL, stdout=out,
+                                 stderr=err, cwd=cwd, env=env, start_new_session=True)
+    except BaseException:
+        out.close()
+        err.close()
+        raise
+    if journal is not None:
+        journal.started(run_id, popen.pid)
     # The parent keeps its ends open until the child exits: their sizes then come from fstat.
     popen.nbflow_outputs = (out, err)
     return popen
@@ -108,15 +76,16 @@ async def _wait(popen: subprocess.Popen) -> int:
 
 async def run_logged(argv: Sequence[str], *, stdout: Path, stderr: Path, cwd: str,
                      env, grace: float, dirs: Sequence[Path] = (),
-                     sizes: dict[Path, int] | None = None) -> int:
+                     sizes: dict[Path, int] | None = None, journal=None, run_id: str | None = None) -> int:
     """Run ``argv`` with stdout/stderr streamed by the OS into files; returns the exit code.
 
     The engine never reads the output: memory stays flat for any amount of it and undecodable
     bytes are kept as they are.  Cancelling the caller ends the process group: SIGTERM, then
     SIGKILL after ``grace`` seconds.  ``dirs`` are created first (the event's work directory);
-    ``sizes``, when given, receives the sizes of stdout and stderr once the process ended.
+    ``sizes``, when given, receives the sizes of stdout and stderr once the process ended;
+    ``journal`` (the engine's ``RunJournal``) records the run ahead of its start.
     """
-    popen = await trio.to_thread.run_sync(_spawn, argv, stdout, stderr, cwd, env, dirs)
+    popen = await trio.to_thread.run_sync(_spawn, argv, stdout, stderr, cwd, env, dirs, journal, run_id)
     try:
         code = await _wait(popen)
         if sizes is not None:
@@ -138,6 +107,8 @@ async def run_logged(argv: Sequence[str], *, stdout: Path, stderr: Path, cwd: st
         _kill_group(popen.pid, signal.SIGKILL)
         for f in popen.nbflow_outputs:
             f.close()
+        if journal is not None:
+            journal.ended(run_id)
 
 
 def describe_exit(code: int) -> str:
