@@ -86,28 +86,15 @@ class RunContext:
 
     def environ(self) -> dict[str, str]:
         """The environment of a task process: ours, the task's ``env``, and the NBFLOW_* names."""
-        from ..spec.templates import parse_template
-
         env = dict(self.base_env if self.base_env is not None else os.environ)
-        tctx = self.template_context()
-        for key, value in self.task.env.items():
-            env[key] = parse_template(str(value)).render(tctx)
-        env.update(
-            NBFLOW_HOME=str(self.home), NBFLOW_RUN_ID=self.run_id, NBFLOW_EVENT_KEY=self.event_key,
-            NBFLOW_EVENT_TYPE=self.event_type, NBFLOW_FLOW=self.flow, NBFLOW_TASK=self.task.name,
-            NBFLOW_ATTEMPT=str(self.attempt), NBFLOW_WORKDIR=str(self.workdir_path),
-            NBFLOW_RUN_DIR=str(self.run_dir))
-        for name, value in self.values.items():
-            env[f"NBFLOW_VAR_{name}"] = format_value(value)
+        env.update(self.env_overrides())
         return env
 
-    def environb(self) -> dict[bytes, bytes]:
-        """``environ()`` as bytes, built on the engine's pre-encoded environment: ``Popen``
-        encodes every str key and value on each start, which cost more than the fork."""
+    def env_overrides(self) -> dict[str, str]:
+        """What a task process's environment adds to the engine's: the task's ``env`` and the
+        NBFLOW_* names."""
         from ..spec.templates import parse_template
 
-        base = self.base_envb if self.base_envb is not None else os.environb
-        env = dict(base)
         extra: dict[str, str] = {}
         if self.task.env:
             tctx = self.template_context()
@@ -120,7 +107,13 @@ class RunContext:
             NBFLOW_RUN_DIR=str(self.run_dir))
         for name, value in self.values.items():
             extra[f"NBFLOW_VAR_{name}"] = format_value(value)
-        for key, value in extra.items():
+        return extra
+
+    def environb(self) -> dict[bytes, bytes]:
+        """``environ()`` as bytes, built on the engine's pre-encoded environment: ``Popen``
+        encodes every str key and value on each start, which cost more than the fork."""
+        env = dict(self.base_envb if self.base_envb is not None else os.environb)
+        for key, value in self.env_overrides().items():
             env[os.fsencode(key)] = os.fsencode(value)
         return env
 
