@@ -108,3 +108,14 @@ def wait_for_none(fn, timeout: float):
         if not value or time.monotonic() > deadline:
             return value
         time.sleep(0.05)
+
+
+def history_rows(home: Path, query: str, params=()) -> list[tuple]:
+    """Rows of ``query`` on a workspace's history, read-only (no engine may be running)."""
+    import duckdb
+
+    con = duckdb.connect(str(home / "history.duckdb"), read_only=True)
+    try:
+        return con.execute(query, list(params)).fetchall()
+    finally:
+        con.close()

@@ -118,7 +118,7 @@ def test_every_optional_field():
     assert w.choices == (0.5, 1.0)
     assert ok.default is False
     assert code.regex == "[A-Z]+"
-    assert when.default == dt.datetime(2024, 1, 1, 10, tzinfo=dt.timezone.utc)
+    assert when.default == dt.datetime(2024, 1, 1, 10, tzinfo=dt.UTC)
     assert answer.default == "no"          # a str var reads YAML's `no` as written
     g, custom, filtered = t.generators
     assert g.vals == {"d": dt.date(2024, 5, 1), "w": 0.5}
@@ -142,8 +142,8 @@ def test_onexp_deadline_and_on_time_shorthand():
     t = config.event_type("t")
     assert t.deadline == Deadline(on_time=OnTime("0 0 18 * * MON-FRI", "Asia/Tokyo"))
     assert t.generators[0].on_time == OnTime("*/5 * * * *", "UTC")
-    fire = t.generators[0].on_time.schedule().next(dt.datetime(2024, 1, 1, 0, 1, tzinfo=dt.timezone.utc))
-    assert fire == dt.datetime(2024, 1, 1, 0, 5, tzinfo=dt.timezone.utc)
+    fire = t.generators[0].on_time.schedule().next(dt.datetime(2024, 1, 1, 0, 1, tzinfo=dt.UTC))
+    assert fire == dt.datetime(2024, 1, 1, 0, 5, tzinfo=dt.UTC)
 
 
 def test_yaml_merge_keys_and_anchors():

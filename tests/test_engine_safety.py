@@ -9,10 +9,9 @@ import subprocess
 import sys
 import time
 
-import duckdb
 import pytest
 
-from conftest import nbflow_cli, processes_with_marker, wait_for, write_config
+from conftest import history_rows, nbflow_cli, processes_with_marker, wait_for, write_config
 
 pytestmark = pytest.mark.usefixtures("no_leaked_children")
 
@@ -23,12 +22,7 @@ with open(sys.argv[1], "w", encoding="utf-8") as f:
 """
 
 
-def _sql(home, query):
-    con = duckdb.connect(str(home / "history.duckdb"), read_only=True)
-    try:
-        return con.execute(query).fetchall()
-    finally:
-        con.close()
+_sql = history_rows
 
 
 @pytest.mark.parametrize("value", [

@@ -10,20 +10,14 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import duckdb
 import pytest
 
-from conftest import nbflow_cli, processes_with_marker, wait_for, write_config
+from conftest import history_rows, nbflow_cli, processes_with_marker, wait_for, write_config
 
 pytestmark = pytest.mark.usefixtures("no_leaked_children")
 
 
-def _sql(home, query, params=()):
-    con = duckdb.connect(str(home / "history.duckdb"), read_only=True)
-    try:
-        return con.execute(query, list(params)).fetchall()
-    finally:
-        con.close()
+_sql = history_rows
 
 
 def _live_sql(home, query):

@@ -10,7 +10,7 @@ from nbflow.errors import ValidationError
 from nbflow.spec.model import Event, EventType, Var
 from nbflow.spec.values import VAR_TYPES, convert, format_value
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @pytest.mark.parametrize(("var_type", "raw", "expected"), [

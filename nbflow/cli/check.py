@@ -104,17 +104,8 @@ def _type_lines(event_type: EventType, now: dt.datetime) -> list[str]:
 
 
 def _var_rules(var: Var) -> str:
-    parts = [var.type]
-    if var.choices is not None:
-        parts.append("choices [" + ", ".join(format_value(c) for c in var.choices) + "]")
-    if var.min is not None:
-        parts.append(f"min {format_value(var.min)}")
-    if var.max is not None:
-        parts.append(f"max {format_value(var.max)}")
-    if var.regex is not None:
-        parts.append(f"regex {var.regex!r}")
-    parts.append(f"default {format_value(var.default)}" if var.has_default else "required")
-    return ", ".join(parts)
+    default = f"default {format_value(var.default)}" if var.has_default else "required"
+    return ", ".join([var.type, *var.rule_texts(), default])
 
 
 def _timer(on_time: OnTime) -> str:

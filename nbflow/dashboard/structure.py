@@ -69,16 +69,7 @@ class TypeInfo:
 
 
 def _rules(var) -> str:
-    parts = []
-    if var.choices is not None:
-        parts.append("one of " + ", ".join(format_value(c) for c in var.choices))
-    if var.min is not None:
-        parts.append(f"min {format_value(var.min)}")
-    if var.max is not None:
-        parts.append(f"max {format_value(var.max)}")
-    if var.regex is not None:
-        parts.append(f"regex {var.regex}")
-    return "; ".join(parts)
+    return "; ".join(var.rule_texts())
 
 
 def _what(task) -> str:

@@ -64,6 +64,19 @@ class Var:
     def has_default(self) -> bool:
         return self.default is not MISSING
 
+    def rule_texts(self) -> list[str]:
+        """The var's rules as short texts (``choices [us, eu]``, ``min 1``, ...), for display."""
+        parts = []
+        if self.choices is not None:
+            parts.append("choices [" + ", ".join(format_value(c) for c in self.choices) + "]")
+        if self.min is not None:
+            parts.append(f"min {format_value(self.min)}")
+        if self.max is not None:
+            parts.append(f"max {format_value(self.max)}")
+        if self.regex is not None:
+            parts.append(f"regex {self.regex!r}")
+        return parts
+
     def validate(self, value: Any) -> Any:
         """``value`` converted to this var's type, checked against its rules."""
         typed = convert(self.type, value, self.name)
