@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -22,6 +21,8 @@ from ..spec.model import Config, EventType
 from ..spec.values import to_json_value
 from ..store.writer import HistoryWriter, now_us
 from ..workspace import Workspace
+from .observe import Observing
+from .scheduling import Scheduling
 from .state import EventState, FlowState, TaskState
 
 
@@ -43,7 +44,7 @@ class StageRow(NamedTuple):
     target: str | None = None
 
 
-class Engine:
+class Engine(Scheduling, Observing):
     """Runs a ``Config`` on a ``Workspace``; start it with ``await nursery.start(engine.run)``."""
 
     def __init__(self, config: Config, workspace: Workspace, *, max_parallel: int | None = None,
@@ -225,82 +226,6 @@ class Engine:
                 self._advance_flow(ev, fs)
         self._maybe_finish_event(ev)
 
-    # -- scheduling -----------------------------------------------------------------------------
-    def is_paused(self, ev: EventState, fs: FlowState, ts: TaskState) -> bool:
-        return ev.paused or fs.paused or ts.paused or ev.etype.name in self.paused_types
-
-    def _dispatch(self, ev: EventState, fs: FlowState, ts: TaskState) -> None:
-        """Start ``ts`` unless something above it is paused (then it waits, ready)."""
-        if self.is_paused(ev, fs, ts) or self._nursery is None or self.stopping:
-            ts.status = "ready"
-            return
-        if not fs.started:
-            fs.started = True
-            self.stage(ev.key, fs.flow.name, None, None, "invoked")
-        ts.status = "queued"
-        from .taskrun import run_task
-
-        self._nursery.start_soon(run_task, self, ev, fs, ts)
-
-    def _advance_flow(self, ev: EventState, fs: FlowState) -> None:
-        for ts in fs.newly_ready():
-            self._dispatch(ev, fs, ts)
-        if fs.is_finished() and not fs.done:
-            self._finish_flow(ev, fs)
-
-    def _finish_flow(self, ev: EventState, fs: FlowState) -> None:
-        fs.done = True
-        if not fs.started:
-            # A flow with no tasks, or whose tasks were all skipped before starting.
-            fs.started = True
-            self.stage(ev.key, fs.flow.name, None, None, "invoked")
-        outcome = fs.outcome()
-        self.stage(ev.key, fs.flow.name, None, None, outcome)
-        self.stage(ev.key, fs.flow.name, None, None, "final", outcome)
-
-    def _maybe_finish_event(self, ev: EventState) -> None:
-        if ev.key in self.events and ev.is_finished():
-            outcome = ev.outcome()
-            if outcome in ("success", "failure"):
-                self.stage(ev.key, None, None, None, outcome)
-            self.stage(ev.key, None, None, None, "final", outcome)
-            del self.events[ev.key]
-            self.counts["failure" if outcome == "failure" else "success"] += 1
-            if ev.deadline_scope is not None:
-                ev.deadline_scope.cancel()
-            self._idle_check.set()
-
-    def task_done(self, ev: EventState, fs: FlowState, ts: TaskState) -> None:
-        """Called by a run when its task reached a final status: move the DAG on."""
-        self._advance_flow(ev, fs)
-        self._maybe_finish_event(ev)
-
-    def activate_flow(self, ev: EventState, flow: str) -> None:
-        """Start an inactive flow of an active event (a deadline flow once the event is late)."""
-        fs = ev.flows[flow]
-        if fs.active:
-            return
-        fs.active = True
-        self._advance_flow(ev, fs)
-        self._maybe_finish_event(ev)
-
-    def reactivate(self, ev: EventState, detail: str = "event active again", *,
-                   actor: str | None = None, target: str | None = None) -> None:
-        """Put a finished event back among the active ones (retry of a finished event)."""
-        if ev.key not in self.events:
-            self.events[ev.key] = ev
-            self.stage(ev.key, None, None, None, "retried", detail, actor=actor, target=target)
-
-    def resume_ready(self) -> None:
-        """Dispatch every ready task that nothing pauses any more."""
-        for ev in list(self.events.values()):
-            for fs in ev.flows.values():
-                if not fs.active or fs.done:
-                    continue
-                for ts in fs.tasks.values():
-                    if ts.status == "ready":
-                        self._dispatch(ev, fs, ts)
-
     # -- run contexts -----------------------------------------------------------------------------
     def run_dir(self, ev: EventState, fs: FlowState, ts: TaskState) -> Path:
         return self.ws.run_dir(ev.key, fs.flow.name, ts.name, ts.attempt)
@@ -365,66 +290,3 @@ class Engine:
 
         if self._wakes != self._wakes_listed:
             await apply_inbox(self)
-
-    # -- queries --------------------------------------------------------------------------------
-    def query(self, sql: str, params: list | None = None):
-        """Run ``sql`` on a fresh cursor (thread-safe); returns the DuckDB relation result."""
-        cursor = self.con.cursor()
-        return cursor.execute(sql, params or [])
-
-    async def sql(self, sql: str, params: list | None = None) -> tuple[list[str], list[tuple]]:
-        """Columns and rows of ``sql``, computed in a worker thread."""
-        def run():
-            cur = self.query(sql, params)
-            cols = [d[0] for d in cur.description] if cur.description else []
-            return cols, cur.fetchall()
-
-        return await trio.to_thread.run_sync(run)
-
-    def status(self) -> dict[str, Any]:
-        """What runs now: active events, their flows and tasks, with elapsed times."""
-        now = time.time()
-        events = []
-        for ev in self.events.values():
-            flows = []
-            for fs in ev.flows.values():
-                if not fs.active:
-                    continue
-                tasks = [{"task": ts.name, "status": ts.status, "attempt": ts.attempt,
-                          "paused": ts.paused, "pause": self.pauses.info(ev, fs, ts),
-                          "elapsed": round(now - ts.started_at, 3) if ts.started_at and ts.status == "running"
-                          else None}
-                         for ts in fs.tasks.values()]
-                flows.append({"flow": fs.flow.name, "paused": fs.paused, "done": fs.done, "tasks": tasks,
-                              "pause": self.pauses.info(ev, fs)})
-            events.append({"event_key": ev.key, "label": ev.label, "paused": ev.paused,
-                           "pause": self.pauses.info(ev),
-                           "elapsed": round(now - ev.created_us / 1e6, 3), "flows": flows})
-        return {"home": str(self.ws.home), "pid": os.getpid(), "max_parallel": self.max_parallel,
-                "running": sum(1 for ev in self.events.values() for fs in ev.flows.values()
-                               for ts in fs.tasks.values() if ts.status == "running"),
-                "paused_types": dict(self.paused_types), "pauses": self.pauses.listing(),
-                "events": events,
-                "counts": dict(self.counts)}
-
-    def is_idle(self) -> bool:
-        """No active event, nothing in the inbox, nothing unwritten, no service busy."""
-        from ..inbox import pending
-
-        if self.events or self._inbox_busy or self.writer.pending:
-            return False
-        if any(not getattr(s, "idle", lambda: True)() for s in self.services):
-            return False
-        return next(iter(pending(self.ws)), None) is None
-
-    async def wait_idle(self, settle: float = 0.05) -> None:
-        """Return once the engine has been idle for two checks ``settle`` seconds apart."""
-        while True:
-            if self.is_idle():
-                await trio.sleep(settle)
-                if self.is_idle():
-                    return
-            with trio.move_on_after(settle):
-                await self._idle_check.wait()
-            self._idle_check = trio.Event()
-
