@@ -33,7 +33,7 @@ def _which(program: str, path: bytes | str | None, cwd: str) -> str:
 
 def _spawn(argv: Sequence[str], stdout: Path, stderr: Path, cwd: str, env,
            dirs: Sequence[Path], journal, run_id: str | None) -> subprocess.Popen:
-    """Everything a process run needs from the file system, in one worker-thread call."""
+    """Everything a process run needs from the file system, then the process itself."""
     argv = list(argv)
     executable = argv[0] if argv else None
     if executable and os.sep not in executable:   # argv[0] stays as written: only the lookup is cached
@@ -85,7 +85,10 @@ async def run_logged(argv: Sequence[str], *, stdout: Path, stderr: Path, cwd: st
     ``sizes``, when given, receives the sizes of stdout and stderr once the process ended;
     ``journal`` (the engine's ``RunJournal``) records the run ahead of its start.
     """
-    popen = await trio.to_thread.run_sync(_spawn, argv, stdout, stderr, cwd, env, dirs, journal, run_id)
+    # On the loop, on purpose: a start blocks it for ~0.3 ms (folders, two output files, the
+    # journal line, a vfork), while handing it to a worker thread cost 2.5x the CPU in GIL
+    # hand-offs and 40% of the throughput (benchmarks/bench_cmd.py, see benchmarks/README.md).
+    popen = _spawn(argv, stdout, stderr, cwd, env, dirs, journal, run_id)
     try:
         code = await _wait(popen)
         if sizes is not None:
