@@ -60,8 +60,10 @@ async def _attempt(engine, ev: EventState, fs: FlowState, ts: TaskState) -> None
         kill_grace=engine.config.engine.kill_grace, base_env=engine.base_env,
         base_envb=engine.base_envb, journal=engine.journal,
         _emit=engine.emit_from_thread, _publish=engine.publish_from_run)
+    ctx._workdir_made = ev.workdir_ready
     try:
         result = await _execute(engine, ctx, ts)
+        ev.workdir_ready = ev.workdir_ready or ctx._workdir_made
     except trio.Cancelled:
         if engine.stopping and ts.status == "running":
             engine.stage(ev.key, flow, task.name, ts.attempt, "failure", "interrupted: the engine stopped",

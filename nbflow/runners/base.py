@@ -56,6 +56,14 @@ class RunContext:
     _publish: Callable[..., Path] | None = field(default=None, repr=False)
     _artifact: Callable[..., Path] | None = field(default=None, repr=False)
 
+    def pending_dirs(self) -> tuple[Path, ...]:
+        """The folders a process runner must create before it starts (the work directory, the
+        first time this event needs it); counts them as made."""
+        if self._workdir_made:
+            return ()
+        self._workdir_made = True
+        return (self.workdir_path,)
+
     @property
     def workdir(self) -> Path:
         """The event's work directory, shared by all its tasks (created on first use)."""

@@ -23,7 +23,7 @@ async def run(ctx: RunContext) -> RunResult:
     ctx.outputs.extend(files)
     try:
         code = await run_logged(argv(ctx), stdout=out, stderr=err, cwd=ctx.cwd(), env=ctx.environb(),
-                                grace=ctx.kill_grace, dirs=(ctx.workdir_path,), journal=ctx.journal, run_id=ctx.run_id,
+                                grace=ctx.kill_grace, dirs=ctx.pending_dirs(), journal=ctx.journal, run_id=ctx.run_id,
                                 sizes=ctx.output_sizes)
     except OSError as exc:  # no such program, not executable, bad cwd
         err.write_text(f"cannot start {ctx.task.cmd[0]!r}: {exc}\n")

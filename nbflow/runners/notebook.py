@@ -120,7 +120,7 @@ async def run(ctx: RunContext) -> RunResult:
     try:
         code = await run_logged([sys.executable, "-m", "nbflow.runners.papermill_child", str(spec_file)],
                                 stdout=out, stderr=err, cwd=ctx.cwd(), env=ctx.environb(),
-                                grace=ctx.kill_grace, dirs=(ctx.workdir_path,), journal=ctx.journal, run_id=ctx.run_id)
+                                grace=ctx.kill_grace, dirs=ctx.pending_dirs(), journal=ctx.journal, run_id=ctx.run_id)
     except OSError as exc:  # most likely a cwd that does not exist
         return RunResult(False, detail=f"cannot start the notebook process in {ctx.cwd()}: {exc}")
     finally:
