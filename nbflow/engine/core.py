@@ -16,14 +16,14 @@ from typing import Any, NamedTuple
 
 import trio
 
-from ..keys import new_event_key, run_id
+from ..keys import new_event_key
 from ..spec.model import Config, EventType
 from ..spec.values import to_json_value
 from ..store.writer import HistoryWriter, now_us
 from ..workspace import Workspace
 from .observe import Observing
 from .scheduling import Scheduling
-from .state import EventState, FlowState, TaskState
+from .state import EventState
 
 
 class StageRow(NamedTuple):
@@ -54,8 +54,7 @@ class Engine(Scheduling, Observing):
         self.actor = actor
         self.max_parallel = max_parallel or config.engine.max_parallel or os.cpu_count() or 2
         self.events: dict[str, EventState] = {}          # active events by key
-        self.base_env = dict(os.environ)                    # what task processes start from
-        self.base_envb = dict(os.environb)                  # the same, encoded once
+        self.base_envb = dict(os.environb)   # what task processes start from, encoded once
         from .journal import RunJournal
 
         self.journal = RunJournal(workspace.home / "runs.journal")
@@ -227,12 +226,6 @@ class Engine(Scheduling, Observing):
         self._maybe_finish_event(ev)
 
     # -- run contexts -----------------------------------------------------------------------------
-    def run_dir(self, ev: EventState, fs: FlowState, ts: TaskState) -> Path:
-        return self.ws.run_dir(ev.key, fs.flow.name, ts.name, ts.attempt)
-
-    def run_id(self, ev: EventState, fs: FlowState, ts: TaskState) -> str:
-        return run_id(ev.key, fs.flow.name, ts.name, ts.attempt)
-
     def emit_from_thread(self, event_type: str, values: dict[str, Any], *,
                          parent_run_id: str | None = None, source: str | None = None) -> str:
         """``emit`` for code running in another thread (Python tasks, the kernel's handle).

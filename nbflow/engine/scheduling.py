@@ -50,8 +50,6 @@ class Scheduling:
             self.stage(ev.key, None, None, None, "final", outcome)
             del self.events[ev.key]
             self.counts["failure" if outcome == "failure" else "success"] += 1
-            if ev.deadline_scope is not None:
-                ev.deadline_scope.cancel()
             self._idle_check.set()
 
     def task_done(self, ev: EventState, fs: FlowState, ts: TaskState) -> None:

@@ -102,7 +102,6 @@ class EventState:
     paused: bool = False
     created_us: int = 0
     skipped: bool = False
-    deadline_scope: Any = None
     workdir_ready: bool = False
     event_obj: Any = None        # the spec Event handed to tasks (built once)
     paths: Any = None            # (work dir, artifacts folder) of this event (built once)

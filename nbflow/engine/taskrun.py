@@ -57,8 +57,7 @@ async def _attempt(engine, ev: EventState, fs: FlowState, ts: TaskState) -> None
         run_id=rid, event=ev.event_obj, flow=flow, task=task, attempt=ts.attempt,
         home=engine.ws.home, workdir_path=ev.paths[0],
         run_dir=ev.paths[1] / f"{flow}.{task.name}.{ts.attempt}",
-        kill_grace=engine.config.engine.kill_grace, base_env=engine.base_env,
-        base_envb=engine.base_envb, journal=engine.journal,
+        kill_grace=engine.config.engine.kill_grace, base_envb=engine.base_envb, journal=engine.journal,
         _emit=engine.emit_from_thread, _publish=engine.publish_from_run)
     ctx._workdir_made = ev.workdir_ready
     try:

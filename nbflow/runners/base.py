@@ -47,7 +47,6 @@ class RunContext:
     output_sizes: dict[Path, int] = field(default_factory=dict)
     # Set by the engine: thread-safe callables into the engine (emit, publish, artifact lookup).
     #: The environment task processes start from (the engine's, read once).
-    base_env: Mapping[str, str] | None = field(default=None, repr=False)
     base_envb: Mapping[bytes, bytes] | None = field(default=None, repr=False)
     #: the engine's run journal (``nbflow.engine.journal``): process runs are written ahead there
     journal: Any = field(default=None, repr=False)
@@ -92,12 +91,6 @@ class RunContext:
                    attempt=self.attempt, home=str(self.home), config_dir=self.task.base_dir)
         return ctx
 
-    def environ(self) -> dict[str, str]:
-        """The environment of a task process: ours, the task's ``env``, and the NBFLOW_* names."""
-        env = dict(self.base_env if self.base_env is not None else os.environ)
-        env.update(self.env_overrides())
-        return env
-
     def env_overrides(self) -> dict[str, str]:
         """What a task process's environment adds to the engine's: the task's ``env`` and the
         NBFLOW_* names."""
@@ -118,8 +111,9 @@ class RunContext:
         return extra
 
     def environb(self) -> dict[bytes, bytes]:
-        """``environ()`` as bytes, built on the engine's pre-encoded environment: ``Popen``
-        encodes every str key and value on each start, which cost more than the fork."""
+        """The environment of a task process, as bytes: the engine's (pre-encoded once: ``Popen``
+        encodes every str key and value on each start, which cost more than the fork) plus
+        ``env_overrides()``."""
         env = dict(self.base_envb if self.base_envb is not None else os.environb)
         for key, value in self.env_overrides().items():
             env[os.fsencode(key)] = os.fsencode(value)

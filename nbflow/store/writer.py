@@ -12,8 +12,6 @@ process whose run must never be lost, answering a caller) ``await durable(seq)``
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
 
 import pyarrow as pa
 import trio
@@ -63,7 +61,6 @@ class HistoryWriter:
         self._waiting = 0        # callers inside durable(): they cut the tick short
         self._last_flush = -1e9
         self._rows: dict[str, list[tuple]] = {t: [] for t in TABLES}
-        self._after: list[Callable[[], Any]] = []
         self._appended = 0       # rows appended so far (a sequence number)
         self._committed = 0      # rows known durable
         self._wakeup = trio.Event()
@@ -80,18 +77,9 @@ class HistoryWriter:
         self._wakeup.set()
         return self._appended
 
-    def after_commit(self, callback: Callable[[], Any]) -> None:
-        """Run ``callback`` on the loop once everything appended so far is committed."""
-        self._after.append(callback)
-        self._wakeup.set()
-
     @property
     def pending(self) -> int:
         return self._appended - self._committed
-
-    @property
-    def seq(self) -> int:
-        return self._appended
 
     async def durable(self, seq: int | None = None) -> None:
         """Return once rows up to ``seq`` (default: all appended so far) are committed."""
@@ -115,7 +103,7 @@ class HistoryWriter:
         try:
             while True:
                 await self._wakeup.wait()
-                if not self._waiting and not self._after:
+                if not self._waiting:
                     with trio.move_on_at(self._last_flush + self.TICK):
                         await self._urgent.wait()
                 self._wakeup = trio.Event()
@@ -129,23 +117,19 @@ class HistoryWriter:
                 self._flushed.set()
 
     async def _flush(self) -> None:
-        if self._committed == self._appended and not self._after:
+        if self._committed == self._appended:
             return
         batch, self._rows = self._rows, {t: [] for t in TABLES}
-        callbacks, self._after = self._after, []
         upto = self._appended
-        if upto > self._committed:
-            # Shielded: the batch is already out of the buffer, and to_thread checks for a
-            # cancel before it starts; a stop landing here would silently drop these rows.
-            with trio.CancelScope(shield=True):
-                await trio.to_thread.run_sync(self._commit, batch)
-            self.flushes += 1
-            self.rows_written += upto - self._committed
+        # Shielded: the batch is already out of the buffer, and to_thread checks for a cancel
+        # before it starts; a stop landing here would silently drop these rows.
+        with trio.CancelScope(shield=True):
+            await trio.to_thread.run_sync(self._commit, batch)
+        self.flushes += 1
+        self.rows_written += upto - self._committed
         self._committed = upto
         flushed, self._flushed = self._flushed, trio.Event()
         flushed.set()
-        for callback in callbacks:
-            callback()
 
     def _commit(self, batch: dict[str, list[tuple]]) -> None:
         con = self._con
