@@ -217,3 +217,22 @@ async def with_engine(config, home: Path, max_parallel: int,
 def fresh_home(root: Path, prefix: str) -> Path:
     """A new, empty workspace folder under ``root``."""
     return Path(tempfile.mkdtemp(prefix=prefix, dir=root))
+
+
+def count_finals(engine, n: int):
+    """A ``trio.Event`` set once ``n`` events reached their event-level ``final`` stage (a
+    listener on the engine: no polling of the history)."""
+    import trio
+
+    done = trio.Event()
+    seen = 0
+
+    def on_stage(row) -> None:
+        nonlocal seen
+        if row.action == "final" and row.flow is None:
+            seen += 1
+            if seen == n:
+                done.set()
+
+    engine.listeners.append(on_stage)
+    return done

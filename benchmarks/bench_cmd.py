@@ -77,17 +77,7 @@ def engine_round(config, root, events: int, k: int, max_parallel: int) -> float:
     home = c.fresh_home(root, "cmd-")
 
     async def body(engine) -> float:
-        all_final = trio.Event()
-        finals = 0
-
-        def on_stage(row) -> None:
-            nonlocal finals
-            if row.action == "final" and row.flow is None:
-                finals += 1
-                if finals == events:
-                    all_final.set()
-
-        engine.listeners.append(on_stage)
+        all_final = c.count_finals(engine, events)
         etype = engine.event_type("cmd")
         with trio.fail_after(300):
             t0, cpu0, loop0 = time.perf_counter(), time.process_time(), time.thread_time()

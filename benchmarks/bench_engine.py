@@ -114,17 +114,7 @@ def engine_round(config, root, type_name: str, n: int, max_parallel: int, profil
     home = c.fresh_home(root, "eng-")
 
     async def body(engine) -> float:
-        all_final = trio.Event()
-        finals = 0
-
-        def on_stage(row) -> None:
-            nonlocal finals
-            if row.action == "final" and row.flow is None:
-                finals += 1
-                if finals == n:
-                    all_final.set()
-
-        engine.listeners.append(on_stage)
+        all_final = c.count_finals(engine, n)
         etype = engine.event_type(type_name)
         with trio.fail_after(300):
             if profiler is not None:
