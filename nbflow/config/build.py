@@ -70,14 +70,10 @@ def read_file(root: Node, base_dir: str, problems: Problems) -> FileDraft:
 
 def draft_type(at: Node, base_dir: str, problems: Problems) -> TypeDraft | None:
     """An event type's name, vars, flows and deadline."""
-    entries = yn.mapping(at, problems, TYPE_KEYS, "an event type")
-    if entries is None:
+    found = yn.named(at, problems, TYPE_KEYS, "an event type", "{name: price, vars: [...], flows: [...]}")
+    if found is None:
         return None
-    name_at = yn.required(entries, "name", at, problems, "{name: price, vars: [...], flows: [...]}")
-    name = yn.identifier(name_at, problems, "event type name") if name_at else None
-    description = ""
-    if "description" in entries:
-        description = yn.text(entries["description"], problems, "description") or ""
+    entries, _, name, description = found
     variables = build_vars(entries.get("vars"), problems)
     deadline = build_deadline(entries["deadline"], problems) if "deadline" in entries else None
     flows = build_flows(entries.get("flows"), [v.name for v in variables], base_dir,

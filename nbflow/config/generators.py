@@ -69,13 +69,11 @@ def build_generators(at: Node | None, shape: TypeShape, catalog: Mapping[str, Ty
 def build_generator(at: Node, shape: TypeShape, catalog: Mapping[str, TypeShape],
                     problems: Problems) -> GeneratorSpec | None:
     """One generator, or ``None`` when it has no usable name (its other errors still reported)."""
-    entries = yn.mapping(at, problems, GENERATOR_KEYS, "a generator")
-    if entries is None:
+    found = yn.named(at, problems, GENERATOR_KEYS, "a generator",
+                     '{name: daily, on_time: {onexp: "0 6 * * *"}}')
+    if found is None:
         return None
-    name_at = yn.required(entries, "name", at, problems, '{name: daily, on_time: {onexp: "0 6 * * *"}}')
-    name = yn.identifier(name_at, problems, "generator name") if name_at else None
-    if "description" in entries:
-        yn.text(entries["description"], problems, "description")
+    entries, _, name, _ = found
     values: dict[str, Any] = {}
     if "class" in entries:
         ref = yn.text(entries["class"], problems, "class")

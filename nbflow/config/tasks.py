@@ -82,13 +82,10 @@ def build_flows(at: Node | None, var_names: Sequence[str], base_dir: str, has_de
 
 def _flow_draft(at: Node, offered: Offered, base_dir: str, has_deadline: bool, type_name: str,
                 problems: Problems) -> FlowDraft | None:
-    entries = yn.mapping(at, problems, FLOW_KEYS, "a flow")
-    if entries is None:
+    found = yn.named(at, problems, FLOW_KEYS, "a flow", "{name: main, tasks: [...]}")
+    if found is None:
         return None
-    name_at = yn.required(entries, "name", at, problems, "{name: main, tasks: [...]}")
-    name = yn.identifier(name_at, problems, "flow name") if name_at else None
-    if "description" in entries:
-        yn.text(entries["description"], problems, "description")
+    entries, _, name, _ = found
     on = "event"
     if "on" in entries:
         on = yn.choice(entries["on"], problems, "on", FLOW_TRIGGERS) or "event"
@@ -115,13 +112,10 @@ def _flow_draft(at: Node, offered: Offered, base_dir: str, has_deadline: bool, t
 
 def build_task(at: Node, offered: Offered, base_dir: str, problems: Problems) -> TaskDraft | None:
     """One task; ``None`` when it has no usable name or runner (its other errors still reported)."""
-    entries = yn.mapping(at, problems, TASK_KEYS, "a task")
-    if entries is None:
+    found = yn.named(at, problems, TASK_KEYS, "a task", "{name: download, cmd: python fetch.py}")
+    if found is None:
         return None
-    name_at = yn.required(entries, "name", at, problems, "{name: download, cmd: python fetch.py}")
-    name = yn.identifier(name_at, problems, "task name") if name_at else None
-    if "description" in entries:
-        yn.text(entries["description"], problems, "description")
+    entries, _, name, _ = found
     runners = [k for k in entries if k in RUNNER_KINDS]  # in the order written: the later one is wrong
     if not runners:
         problems.add(at, "a task needs a runner: one of cmd (a command), notebook (a .ipynb path) "

@@ -79,11 +79,10 @@ def build_vars(at: Node | None, problems: Problems) -> tuple[Var, ...]:
 
 def build_var(at: Node, problems: Problems) -> Var | None:
     """One var, or ``None`` when its name or type is unusable (its other errors still reported)."""
-    entries = yn.mapping(at, problems, VAR_KEYS, "a var")
-    if entries is None:
+    found = yn.named(at, problems, VAR_KEYS, "a var", "{name: region, type: str}")
+    if found is None:
         return None
-    name_at = yn.required(entries, "name", at, problems, "{name: region, type: str}")
-    name = yn.identifier(name_at, problems, "var name") if name_at else None
+    entries, name_at, name, description = found
     if name is not None and name in TASK_BUILTINS:
         problems.add(name_at, f"var name {name!r} is reserved: task templates offer {{{name}}} "
                               f"themselves (reserved: {', '.join(TASK_BUILTINS)}); rename the var")
@@ -91,9 +90,6 @@ def build_var(at: Node, problems: Problems) -> Var | None:
     var_type = "str"
     if "type" in entries:
         var_type = yn.choice(entries["type"], problems, "var type", VAR_TYPES)
-    description = ""
-    if "description" in entries:
-        description = yn.text(entries["description"], problems, "description") or ""
     if var_type is None:
         # Keep the name (with the bad type) so uses of the var do not report it as unknown.
         return Var(name, entries["type"].text, description=description) if name else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -303,3 +303,29 @@ def required(entries: dict[str, Node], key: str, parent: Node, problems: Problem
     problems.add(parent, f"missing required key {key!r}, e.g. {example}",
                  path=f"{parent.path}.{key}" if parent.path else key)
     return None
+
+
+class Named(NamedTuple):
+    """A named config object's mapping: its entries, its ``name`` node and text, its description."""
+
+    entries: dict[str, Node]
+    name_at: Node | None
+    name: str | None
+    description: str
+
+
+def named(at: Node, problems: Problems, allowed: Sequence[str], what: str, example: str) -> Named | None:
+    """Read a mapping that must have an identifier ``name`` and may have a ``description``
+    (event types, vars, generators, flows, tasks); ``None`` when ``at`` is no mapping at all.
+
+    ``what`` is the object with its article ("a flow"): errors say "flow name".
+    """
+    entries = mapping(at, problems, allowed, what)
+    if entries is None:
+        return None
+    name_at = required(entries, "name", at, problems, example)
+    name = identifier(name_at, problems, f"{what.split(' ', 1)[1]} name") if name_at else None
+    description = ""
+    if "description" in entries:
+        description = text(entries["description"], problems, "description") or ""
+    return Named(entries, name_at, name, description)
