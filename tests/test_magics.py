@@ -79,11 +79,9 @@ def test_start_emit_watch_query_and_stop(shell, cfg, home, capsys):
     assert shell.run_line_magic("nbflow", f"sql --home {home} SELECT label FROM events")["label"][0] == "job:eu,3"
 
 
-def test_stop_commits_the_runs_it_interrupts(shell, tmp_path):
-    """`%nbflow stop` while a task runs: the run is recorded as interrupted and queued again.
-    (Three rounds: a stop landing between two history batches once lost the last one.)"""
-    marker = uuid.uuid4().hex
-    cfg = write_config(tmp_path, f"""
+def _sleeping_config(tmp_path, marker: str):
+    """A type whose one task sleeps for minutes; ``marker`` finds its process."""
+    return write_config(tmp_path, f"""
         events:
           - name: nap
             flows:
@@ -91,6 +89,13 @@ def test_stop_commits_the_runs_it_interrupts(shell, tmp_path):
                 tasks:
                   - {{name: sleep, cmd: [{sys.executable}, -c, "import time; time.sleep(300)", {marker}]}}
     """)
+
+
+def test_stop_commits_the_runs_it_interrupts(shell, tmp_path):
+    """`%nbflow stop` while a task runs: the run is recorded as interrupted and queued again.
+    (Three rounds: a stop landing between two history batches once lost the last one.)"""
+    marker = uuid.uuid4().hex
+    cfg = _sleeping_config(tmp_path, marker)
     for round_ in range(3):
         home = tmp_path / f"home{round_}"
         handle = shell.run_line_magic("nbflow", f"start {cfg} --home {home}")
@@ -165,14 +170,7 @@ def test_shutting_the_kernel_down_stops_its_engine(tmp_path, home):
     from jupyter_client.manager import KernelManager
 
     marker = uuid.uuid4().hex
-    cfg = write_config(tmp_path, f"""
-        events:
-          - name: nap
-            flows:
-              - name: main
-                tasks:
-                  - {{name: sleep, cmd: [{sys.executable}, -c, "import time; time.sleep(300)", {marker}]}}
-    """)
+    cfg = _sleeping_config(tmp_path, marker)
     env = {k: v for k, v in os.environ.items() if not k.startswith("NBFLOW_")}
     km = KernelManager(kernel_name="python3")
     km.start_kernel(cwd=str(tmp_path), env=env)
