@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from nbflow.config import load_config
-from nbflow.runners.base import RunContext
+from nbflow.runners.base import EventFolders, RunContext
 from nbflow.runners.notebook import cell_detail, notebook_path, parameters
 from nbflow.spec.model import Event
 
@@ -46,7 +46,8 @@ def ctx(tmp_path):
     task = etype.flows[0].tasks[0]
     key = "20240301T000000.000000-abcdef"
     return RunContext(run_id=f"{key}/main.nb#1", event=Event(etype, key, values), flow="main", task=task,
-                      attempt=1, home=tmp_path / "home", workdir_path=tmp_path / "home" / "work" / key,
+                      attempt=1, home=tmp_path / "home",
+                      folders=EventFolders(tmp_path / "home" / "work" / key, tmp_path / "home" / "logs"),
                       run_dir=tmp_path / "home" / "artifacts" / key / "main.nb.1")
 
 

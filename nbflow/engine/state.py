@@ -102,9 +102,8 @@ class EventState:
     paused: bool = False
     created_us: int = 0
     skipped: bool = False
-    workdir_ready: bool = False
     event_obj: Any = None        # the spec Event handed to tasks (built once)
-    paths: Any = None            # (work dir, artifacts folder) of this event (built once)
+    folders: Any = None          # its runs' EventFolders (built once, made on first need)
 
     @classmethod
     def new(cls, key: str, etype: EventType, values: dict[str, Any], created_us: int) -> EventState:

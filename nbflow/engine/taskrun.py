@@ -20,7 +20,7 @@ import trio
 from .. import runners
 from ..durations import format_duration
 from ..keys import run_id as make_run_id
-from ..runners.base import RunContext, RunResult
+from ..runners.base import EventFolders, RunContext, RunResult
 from ..spec.model import Event
 from .state import EventState, FlowState, TaskState
 
@@ -50,19 +50,17 @@ async def _attempt(engine, ev: EventState, fs: FlowState, ts: TaskState) -> None
     engine.stage(ev.key, flow, task.name, ts.attempt, "invoked", run_id=rid)
     ts.started_at = time.time()
     engine.counts["runs"] += 1
-    if ev.paths is None:
-        ev.paths = (engine.ws.workdir(ev.key), engine.ws.artifacts / ev.key)
+    if ev.folders is None:
+        ev.folders = EventFolders(engine.ws.workdir(ev.key), engine.ws.log_dir(ev.key))
         ev.event_obj = Event(ev.etype, ev.key, ev.values)
     ctx = RunContext(
         run_id=rid, event=ev.event_obj, flow=flow, task=task, attempt=ts.attempt,
-        home=engine.ws.home, workdir_path=ev.paths[0],
-        run_dir=ev.paths[1] / f"{flow}.{task.name}.{ts.attempt}",
+        home=engine.ws.home, folders=ev.folders,
+        run_dir=engine.ws.run_dir(ev.key, flow, task.name, ts.attempt),
         kill_grace=engine.config.engine.kill_grace, base_envb=engine.base_envb, journal=engine.journal,
         _emit=engine.emit_from_thread, _publish=engine.publish_from_run)
-    ctx._workdir_made = ev.workdir_ready
     try:
         result = await _execute(engine, ctx, ts)
-        ev.workdir_ready = ev.workdir_ready or ctx._workdir_made
     except trio.Cancelled:
         if engine.stopping and ts.status == "running":
             engine.stage(ev.key, flow, task.name, ts.attempt, "failure", "interrupted: the engine stopped",

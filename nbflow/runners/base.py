@@ -24,6 +24,24 @@ class RunResult:
 
 
 @dataclass
+class EventFolders:
+    """The folders an event's process runs need: its work directory and the day folder of its
+    runs' stdout/stderr.  Made the first time one of its runs needs them, once per event."""
+
+    workdir: Path
+    logs: Path
+    made: bool = False
+    workdir_made: bool = False
+
+    def pending(self) -> tuple[Path, ...]:
+        """What a process runner must create before it starts; nothing after the first call."""
+        if self.made:
+            return ()
+        self.made = self.workdir_made = True
+        return (self.workdir, self.logs)
+
+
+@dataclass
 class RunContext:
     """One attempt of one task for one event: what a runner needs, and what a Python task sees.
 
@@ -37,7 +55,9 @@ class RunContext:
     task: Task
     attempt: int
     home: Path
-    workdir_path: Path
+    folders: EventFolders
+    #: the run's folder for what it publishes (``artifacts/<event>/<flow>.<task>.<attempt>``),
+    #: made on the first publish
     run_dir: Path
     kill_grace: float = 5.0
     #: (name, kind, path) of the files the runner will produce: recorded as artifacts when they
@@ -50,26 +70,32 @@ class RunContext:
     base_envb: Mapping[bytes, bytes] | None = field(default=None, repr=False)
     #: the engine's run journal (``nbflow.engine.journal``): process runs are written ahead there
     journal: Any = field(default=None, repr=False)
-    _workdir_made: bool = field(default=False, repr=False)
     _emit: Callable[..., str] | None = field(default=None, repr=False)
     _publish: Callable[..., Path] | None = field(default=None, repr=False)
     _artifact: Callable[..., Path] | None = field(default=None, repr=False)
 
     def pending_dirs(self) -> tuple[Path, ...]:
-        """The folders a process runner must create before it starts (the work directory, the
-        first time this event needs it); counts them as made."""
-        if self._workdir_made:
-            return ()
-        self._workdir_made = True
-        return (self.workdir_path,)
+        """The folders a process runner must create before it starts (the event's work
+        directory and log folder, the first time this event needs them); counts them as made."""
+        return self.folders.pending()
+
+    def log_paths(self) -> tuple[Path, Path]:
+        """Where this run's stdout and stderr go: ``logs/<day>/<event>.<flow>.<task>.<attempt>.*``."""
+        stem = f"{self.event_key}.{self.flow}.{self.task.name}.{self.attempt}"
+        return self.folders.logs / f"{stem}.stdout.txt", self.folders.logs / f"{stem}.stderr.txt"
+
+    @property
+    def workdir_path(self) -> Path:
+        """The event's work directory (not necessarily created yet)."""
+        return self.folders.workdir
 
     @property
     def workdir(self) -> Path:
         """The event's work directory, shared by all its tasks (created on first use)."""
-        if not self._workdir_made:
-            self.workdir_path.mkdir(parents=True, exist_ok=True)
-            self._workdir_made = True
-        return self.workdir_path
+        if not self.folders.workdir_made:
+            self.folders.workdir.mkdir(parents=True, exist_ok=True)
+            self.folders.workdir_made = True
+        return self.folders.workdir
 
     @property
     def event_key(self) -> str:

@@ -18,7 +18,7 @@ def argv(ctx: RunContext) -> list[str]:
 
 
 async def run(ctx: RunContext) -> RunResult:
-    out, err = ctx.run_dir / "stdout.txt", ctx.run_dir / "stderr.txt"
+    out, err = ctx.log_paths()
     files = (("stdout.txt", "stdout", out), ("stderr.txt", "stderr", err))
     ctx.outputs.extend(files)
     try:

@@ -98,7 +98,7 @@ async def run(ctx: RunContext) -> RunResult:
     source = notebook_path(ctx)
     run_dir = ctx.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
-    out, err = run_dir / "stdout.txt", run_dir / "stderr.txt"
+    out, err = ctx.log_paths()
     executed, html = run_dir / source.name, run_dir / (source.stem + ".html")
     error_file, kernel_file = run_dir / "error.json", run_dir / "kernel.json"
     if not source.is_file():
@@ -135,5 +135,5 @@ async def run(ctx: RunContext) -> RunResult:
     try:
         detail = cell_detail(json.loads(error_file.read_text()))
     except (OSError, ValueError):
-        detail = f"the notebook process ended with {describe_exit(code)} (see stderr.txt)"
+        detail = f"the notebook process ended with {describe_exit(code)} (see its stderr artifact, stderr.txt)"
     return RunResult(False, exit_code=code, detail=detail, artifacts=tuple(artifacts))

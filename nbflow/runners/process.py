@@ -39,7 +39,7 @@ def _spawn(argv: Sequence[str], stdout: Path, stderr: Path, cwd: str, env,
     if executable and os.sep not in executable:   # argv[0] stays as written: only the lookup is cached
         path = env.get(b"PATH") if isinstance(next(iter(env), ""), bytes) else env.get("PATH")
         executable = _which(executable, path, cwd)
-    for folder in (stdout.parent, *dirs):
+    for folder in dirs:
         folder.mkdir(parents=True, exist_ok=True)
     if journal is not None:
         # Written ahead: a crash at any later point leaves a line that recovery reconciles
