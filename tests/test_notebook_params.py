@@ -47,8 +47,7 @@ def ctx(tmp_path):
     key = "20240301T000000.000000-abcdef"
     return RunContext(run_id=f"{key}/main.nb#1", event=Event(etype, key, values), flow="main", task=task,
                       attempt=1, home=tmp_path / "home",
-                      folders=EventFolders(tmp_path / "home" / "work" / key, tmp_path / "home" / "logs"),
-                      run_dir=tmp_path / "home" / "artifacts" / key / "main.nb.1")
+                      folders=EventFolders(tmp_path / "home" / "work" / key, tmp_path / "home" / "logs"))
 
 
 def test_parameters_are_values_ids_then_rendered_templates(ctx, tmp_path):

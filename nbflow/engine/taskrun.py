@@ -56,7 +56,6 @@ async def _attempt(engine, ev: EventState, fs: FlowState, ts: TaskState) -> None
     ctx = RunContext(
         run_id=rid, event=ev.event_obj, flow=flow, task=task, attempt=ts.attempt,
         home=engine.ws.home, folders=ev.folders,
-        run_dir=engine.ws.run_dir(ev.key, flow, task.name, ts.attempt),
         kill_grace=engine.config.engine.kill_grace, base_envb=engine.base_envb, journal=engine.journal,
         _emit=engine.emit_from_thread, _publish=engine.publish_from_run)
     try:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from ..spec.model import Event, Task
 from ..spec.values import format_value
+from ..workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -56,9 +58,6 @@ class RunContext:
     attempt: int
     home: Path
     folders: EventFolders
-    #: the run's folder for what it publishes (``artifacts/<event>/<flow>.<task>.<attempt>``),
-    #: made on the first publish
-    run_dir: Path
     kill_grace: float = 5.0
     #: (name, kind, path) of the files the runner will produce: recorded as artifacts when they
     #: exist after the run, however it ended (a cancelled run keeps its partial output).
@@ -78,6 +77,12 @@ class RunContext:
         """The folders a process runner must create before it starts (the event's work
         directory and log folder, the first time this event needs them); counts them as made."""
         return self.folders.pending()
+
+    @cached_property
+    def run_dir(self) -> Path:
+        """The run's folder for what it publishes (``artifacts/<event>/<flow>.<task>.<attempt>``),
+        made on the first publish (computed on first use: most runs never need it)."""
+        return Workspace(self.home).run_dir(self.event_key, self.flow, self.task.name, self.attempt)
 
     def log_paths(self) -> tuple[Path, Path]:
         """Where this run's stdout and stderr go: ``logs/<day>/<event>.<flow>.<task>.<attempt>.*``."""
