@@ -151,6 +151,11 @@ def test_the_executed_notebook_and_its_html_are_artifacts(mixed):
     assert len(injected) == 1 and 'label = "eu-7"' in "".join(injected[0]["source"])
     page = report.read_text()
     assert page.lstrip().lower().startswith("<!doctype html") and "eu-7" in page
+    # The kernel ran over Unix sockets (no TCP port, no warning about it) in a folder that is gone.
+    stderr = Path(by_kind["stderr"]["path"]).read_text()
+    assert "TCP" not in stderr, stderr
+    info = json.loads((executed.parent / "kernel.json").read_text())
+    assert info["ipc_dir"] and not Path(info["ipc_dir"]).exists()
 
 
 def test_emit_and_publish_inside_a_notebook_record_the_run_as_parent(mixed):
@@ -242,11 +247,15 @@ def test_a_killed_child_takes_its_kernel_and_what_it_started_along(tmp_path, no_
         child.wait()
     kernel_pid, helper_pid = map(int, (tmp_path / "kernel.pid").read_text().split())
     assert not wait_for_none(lambda: alive(kernel_pid), timeout=10), "the kernel outlived its parent"
+    # The kernel talks over Unix sockets in a private folder, which the killed child left.
+    sockets = Path(json.loads((tmp_path / "kernel.json").read_text())["ipc_dir"])
+    assert sockets.is_dir() and (sockets.stat().st_mode & 0o077) == 0
     # The poller ends the kernel with os._exit, which leaves the kernel's own children alive:
-    # the runner ends them once the run is over.
+    # the runner ends them once the run is over, and removes the socket folder.
     end_kernel_group(tmp_path / "kernel.json")
     assert not wait_for_none(lambda: alive(helper_pid), timeout=10)
     assert not marked_processes(marker)
+    assert not sockets.exists()
 
 
 def test_notebooks_that_cannot_run_fail_with_a_clear_detail(tmp_path, home, no_leaked_children):

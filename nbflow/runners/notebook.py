@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -87,11 +88,14 @@ def end_kernel_group(kernel_file: Path) -> None:
     of its processes lives, and it was alive moments ago.
     """
     try:
-        pgid = int(json.loads(kernel_file.read_text())["pgid"])
+        info = json.loads(kernel_file.read_text())
+        pgid = int(info["pgid"])
     except (OSError, ValueError, KeyError, TypeError):
         return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
+    if isinstance(info.get("ipc_dir"), str):   # its sockets, when the child was killed before it removed them
+        shutil.rmtree(info["ipc_dir"], ignore_errors=True)
 
 
 async def run(ctx: RunContext) -> RunResult:

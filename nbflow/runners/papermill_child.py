@@ -23,8 +23,10 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import traceback
 from pathlib import Path
@@ -44,6 +46,14 @@ def _tracked_manager_class(kernel_file: Path):
         ``kernel_file``) the kernel's process group, for the day this process is SIGKILLed."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
+            # IPC (Unix sockets in a private folder) rather than TCP: no port open to other
+            # users of the machine, and no "running over TCP without encryption" warning from
+            # every kernel in every run's stderr.  The folder is short (socket paths are
+            # limited to ~100 bytes) and removed by whoever ends the kernel.
+            self.ipc_dir = None
+            if os.name == "posix" and "transport" not in kwargs:
+                self.ipc_dir = tempfile.mkdtemp(prefix="nbflow-kernel-")
+                kwargs.update(transport="ipc", ip=os.path.join(self.ipc_dir, "k"))
             super().__init__(*args, **kwargs)
             _MANAGERS.append(self)
 
@@ -53,7 +63,8 @@ def _tracked_manager_class(kernel_file: Path):
             pid = getattr(prov, "pid", None)
             if pid:
                 tmp = kernel_file.with_suffix(".tmp")
-                tmp.write_text(json.dumps({"pid": pid, "pgid": getattr(prov, "pgid", None) or pid}))
+                tmp.write_text(json.dumps({"pid": pid, "pgid": getattr(prov, "pgid", None) or pid,
+                                           "ipc_dir": self.ipc_dir}))
                 os.replace(tmp, kernel_file)
 
     return TrackedKernelManager
@@ -83,6 +94,14 @@ def kill_kernels(grace: float) -> None:
             proc.wait(timeout=5)
         with contextlib.suppress(Exception):
             km.cleanup_connection_file()
+    remove_ipc_dirs()
+
+
+def remove_ipc_dirs() -> None:
+    """Remove the socket folders of the kernels this process started (ended by now)."""
+    for km in _MANAGERS:
+        if getattr(km, "ipc_dir", None):
+            shutil.rmtree(km.ipc_dir, ignore_errors=True)
 
 
 def _signal_group(pgid: int, sig: int) -> None:
@@ -224,6 +243,7 @@ def main(argv: list[str]) -> int:
             evidence, code = _cannot_run(exc, outcome["traceback"], spec), EXIT_CANNOT_RUN
         error_file.write_text(json.dumps(evidence, indent=1, default=str))
         sys.stderr.write(outcome["traceback"])
+    remove_ipc_dirs()
     if output.exists():
         try:
             render_html(output, Path(spec["html"]))
