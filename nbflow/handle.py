@@ -28,7 +28,8 @@ def current_handle() -> Handle | None:
 
 
 class Handle:
-    """A running engine, seen from another thread: ``emit``, ``sql``, ``status``, ``stop``."""
+    """A running engine, seen from another thread: ``emit``, ``sql``, ``flush``, ``status``,
+    ``stop``."""
 
     def __init__(self, engine) -> None:
         self.engine = engine
@@ -112,10 +113,34 @@ class Handle:
         return self._call(lambda: self.engine.emit(event_type, values))
 
     def sql(self, query: str, params: Sequence[Any] | None = None):
-        """The result of a DuckDB query on the history, as a pandas DataFrame."""
+        """The result of a DuckDB query on the history, as a pandas DataFrame.
+
+        It reads committed rows, which may lag the engine by one tick (at most 50 ms): call
+        ``flush()`` first to read everything that happened before.
+        """
         if not self.running:
             raise NbflowError("the engine is not running (start it with nbflow.start(...))")
         return self.engine.query(query, list(params or [])).df()
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Block until every row the engine appended so far is committed to the history file.
+
+        The engine commits its rows in batches, once per tick; after ``flush()`` a ``sql()``
+        query (or a reader of the DuckDB file) sees all that happened before the call - the
+        ``invoked`` row of a task that ``status()`` shows running, the rows of a run that just
+        ended.  ``NbflowError`` if the engine is not running or the commit takes longer than
+        ``timeout`` seconds.
+        """
+        async def wait() -> None:
+            with trio.fail_after(timeout):
+                await self.engine.writer.durable()
+
+        try:
+            self._call(wait)
+        except trio.TooSlowError:
+            raise NbflowError(f"the history was not committed within {timeout} s") from None
+        except trio.ClosedResourceError:
+            raise NbflowError("the engine stopped before the history was committed") from None
 
     def status(self) -> dict[str, Any]:
         """What runs now: active events, flows, tasks and elapsed times."""

@@ -90,11 +90,11 @@ def test_retry_checks_the_whole_plan_before_changing_anything(handle):
     h = handle
     key = h.emit("job", n=next(_numbers), b="sleep")
     wait_for(lambda: task_status(h, key, "b") == "running", what="b running")
-    h._call(h.engine.writer.durable)       # compare committed rows with committed rows
+    h.flush()  # compare committed rows with committed rows
     before = len(h.sql("SELECT * FROM stages WHERE event_key = ?", [key]))
     with pytest.raises(ControlError, match=r"task main\.b of event .* is running: cancel it first"):
         h.retry(f"event:{key}/main.a", tree=True)          # a ended, but b below it runs
-    h._call(h.engine.writer.durable)
+    h.flush()
     assert len(h.sql("SELECT * FROM stages WHERE event_key = ?", [key])) == before
     h.retry(f"event:{key}/main.a")                         # without --tree: a alone runs again
     wait_for(lambda: runs(h, key, "a") == [(1, "success"), (2, "success")], what="a again")

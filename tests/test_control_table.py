@@ -82,7 +82,7 @@ def runs(h, key, task):
 
 
 def stage_count(h, key):
-    h._call(h.engine.writer.durable)      # count what the engine appended, not only what is committed
+    h.flush()  # count what the engine appended, not only what is committed
     return int(h.sql("SELECT count(*) FROM stages WHERE event_key = ?", [key]).iloc[0, 0])
 
 
@@ -98,7 +98,7 @@ def wait_task(h, key, task, status):
 
 def wait_final(h, key):
     wait_for(lambda: live_event(h, key) is None, timeout=30, what=f"event {key} to end")
-    h._call(h.engine.writer.durable)      # its last rows are appended: wait for their commit
+    h.flush()  # its last rows are appended: wait for their commit
     assert final(h, key)
 
 

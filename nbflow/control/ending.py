@@ -5,6 +5,9 @@ A running attempt is never marked from outside while its process lives: the acti
 task's ``cancel_reason`` and ``after_cancel``, cancels its scope (the cmd runner sends SIGTERM
 to the process group, then SIGKILL after the grace period), and the run itself calls
 ``after_cancel`` once the process is gone, which records the ``cancelled`` row and goes on.
+A task that has not started - waiting for its dependencies, for a slot (``queued``: dispatched
+while ``max_parallel`` runs are busy) or for a retry - is marked at once; its dispatch finds
+it ended when it gets a slot, and it never starts.
 """
 
 from __future__ import annotations
@@ -35,14 +38,23 @@ class Actor:
         return self.req.reason
 
 
-def mark(who: Actor, ev, fs, ts, status: str) -> str:
+def end_unstarted(engine, ev, fs, ts, status: str, detail: str | None, *, actor: str | None = None,
+                  target: str | None = None) -> str:
     """Give a task that is not running the final ``status`` (skipped, cancelled) on its next
-    run number, so each run keeps one fate; returns that run's id."""
+    run number, so each run keeps one fate; returns that run's id.  A dispatch still waiting
+    for a slot sees the status and never starts; the caller moves the flow on."""
     ts.attempt += 1
     rid = make_run_id(ev.key, fs.flow.name, ts.name, ts.attempt)
     ts.status = status
-    who.stage(ev, fs, ts, ts.attempt, status, who.reason, run_id=rid)
+    engine.stage(ev.key, fs.flow.name, ts.name, ts.attempt, status, detail, run_id=rid, actor=actor,
+                 target=target)
     return rid
+
+
+def mark(who: Actor, ev, fs, ts, status: str) -> str:
+    """``end_unstarted`` by a control action (its actor, reason and target on the row)."""
+    return end_unstarted(who.engine, ev, fs, ts, status, who.reason, actor=who.req.actor,
+                         target=str(who.req.target))
 
 
 def interrupt(ts, reason: str, after) -> None:

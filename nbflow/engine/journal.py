@@ -1,11 +1,14 @@
-"""The run journal: process runs written ahead of the history, in one append-only file.
+"""The run journal: task runs written ahead of the history, in one append-only file.
 
-A process (``cmd``, ``notebook``) may outlive a crashed engine, and the engine no longer
-waits for a commit before it starts one.  So before each start, and again with the child's
-pid once it runs, a line is appended to ``runs.journal`` (one ``write`` on an open file: no
-file is created per run).  After a crash, recovery reads the journal to find runs whose rows
-never reached the history, ends their process groups, and records them as lost.  The journal
-is emptied once recovery has committed, and compacted to the runs still going when it grows.
+The engine does not wait for a run's ``invoked`` row to commit before it starts the run, and
+rows commit once per tick: a crash within that tick would lose every trace of a run that did
+happen.  So every run is written ahead to ``runs.journal``, one line appended before it starts
+(one ``write`` on an open file: no file is created per run): a process (``cmd``, ``notebook``)
+before its spawn, and again with the child's pid once it runs; an in-process ``python`` task
+before its function is called.  After a crash, recovery reads the journal to find runs whose
+rows never reached the history, ends the process groups still running, and records the runs
+as lost.  The journal is emptied once recovery has committed, and compacted to the runs still
+going when it grows.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ def _process_start_wall(pid: int) -> float | None:
 
 
 class RunJournal:
-    """Append-only record of process runs started; thread-safe (spawns happen in threads)."""
+    """Append-only record of the task runs started; thread-safe."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -77,7 +80,15 @@ class RunJournal:
                 self._size += os.write(self._fd, line.encode())
 
     def starting(self, run_id: str) -> None:
+        """A process run is about to be spawned (``started`` follows with its pid)."""
         self._write(f"S\t{run_id}\n")
+
+    def calling(self, run_id: str) -> None:
+        """An in-process run (a ``python`` task) is about to be called: the same line as
+        ``starting``, kept through compaction until ``ended`` (no pid will follow)."""
+        line = f"S\t{run_id}\n"
+        self._running[run_id] = line
+        self._write(line)
 
     def started(self, run_id: str, pid: int) -> None:
         line = f"P\t{run_id}\t{pid}\t{time.time():.3f}\n"

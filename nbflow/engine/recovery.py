@@ -1,8 +1,10 @@
 """Recovery: rebuild the live state of unfinished events by folding their stage rows.
 
 Runs the engine left ``invoked`` without an end (it died under them) are recorded as failed
-with ``detail`` ``lost`` and retried under their task's policy; runs queued for a retry are
-dispatched again.  Events whose type left the config are ended as failures, with the reason.
+with ``detail`` ``lost`` and retried under their task's policy, and so are runs only the run
+journal knows (started within the engine's last tick: processes and ``python`` tasks alike);
+runs queued for a retry are dispatched again.  Events whose type left the config are ended
+as failures, with the reason.
 """
 
 from __future__ import annotations
@@ -57,9 +59,10 @@ def recover(engine) -> list[tuple[EventState, FlowState, TaskState]]:
 
 
 def unrecorded_runs(engine, ev: EventState, rows: list[tuple]) -> list[tuple]:
-    """Process runs the journal knows but the history does not (the engine died within the
-    tick that started them): end what still runs of them, record them, and return stage rows
-    for the fold, which then treats them as lost runs."""
+    """Runs the journal knows but the history does not (the engine died within the tick that
+    started them; a ``python`` task's side effects may be done): end the process groups still
+    running, record the runs ``invoked``, and return stage rows for the fold, which then
+    treats them as lost runs."""
     prefix = ev.key + "/"
     known = {(flow, task, run) for flow, task, run, action, _ in rows if action == "invoked"}
     found = []

@@ -2,10 +2,11 @@
 record how it ended, and retry under its policy.
 
 Rows are committed in batches, one transaction per tick: a run does not wait for its
-``invoked`` row to be durable.  Processes (``cmd``, ``notebook``) leave a marker in their run
-folder before they start, which recovery reconciles with the history after a crash; an
-in-process ``python`` task dies with the engine, and one that finished within the last tick
-before a crash may run again after it (at-least-once).
+``invoked`` row to be durable.  Instead every run is written ahead to the run journal
+(``journal.py``: processes by ``runners.process``, ``python`` tasks by their runner) before it
+starts, and recovery reconciles the journal with the history after a crash: a run that left
+no row is recorded ``invoked`` and ``failure`` (``lost``) and retried under its task's policy,
+so nothing runs twice without a record.  An in-process ``python`` task dies with the engine.
 """
 
 from __future__ import annotations

@@ -190,16 +190,28 @@ class GeneratorService:
                 del self._held[key]
 
     def cancel_running(self, gen: GeneratorRuntime, event_key: str, fire: Fire) -> int:
-        """Cancel the running tasks of ``event_key`` (on_hold: cancel-running); how many."""
+        """Cancel the running tasks of ``event_key`` (on_hold: cancel-running), and those
+        dispatched but not started yet (waiting for a slot or a retry: they never start); how
+        many."""
+        from ..control.ending import end_unstarted
+
         ev = self.engine.events.get(event_key)
-        count = 0
+        reason = f"generator {gen.qname} fired again ({fire.text}): on_hold cancel-running"
+        count = unstarted = 0
         for fs in (ev.flows.values() if ev is not None else ()):
             for ts in fs.tasks.values():
                 if ts.status == "running" and ts.scope is not None:
-                    ts.cancel_reason = f"generator {gen.qname} fired again ({fire.text}): on_hold cancel-running"
+                    ts.cancel_reason = reason
                     ts.scope.cancel()
                     count += 1
-        return count
+                elif ts.status in ("queued", "retry_wait"):
+                    end_unstarted(self.engine, ev, fs, ts, "cancelled", f"cancelled: {reason}")
+                    unstarted += 1
+        if unstarted:   # their dependants are blocked now; the event may have ended
+            for fs in ev.flows.values():
+                self.engine._advance_flow(ev, fs)
+            self.engine._maybe_finish_event(ev)
+        return count + unstarted
 
     # -- records --------------------------------------------------------------------------------
     def tick(self, gen: GeneratorRuntime, fire: Fire | None, outcome: str, reason: str | None,

@@ -67,7 +67,7 @@ class RunContext:
     # Set by the engine: thread-safe callables into the engine (emit, publish, artifact lookup).
     #: The environment task processes start from (the engine's, read once).
     base_envb: Mapping[bytes, bytes] | None = field(default=None, repr=False)
-    #: the engine's run journal (``nbflow.engine.journal``): process runs are written ahead there
+    #: the engine's run journal (``nbflow.engine.journal``): every run is written ahead there
     journal: Any = field(default=None, repr=False)
     _emit: Callable[..., str] | None = field(default=None, repr=False)
     _publish: Callable[..., Path] | None = field(default=None, repr=False)

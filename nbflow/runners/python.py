@@ -5,6 +5,10 @@ the loop itself (they must be trio-friendly).  A function may take ``(event, ctx
 ``(event)`` or nothing.  A thread cannot be killed: a timed-out or cancelled Python task is
 marked so and abandoned, and its thread runs on until the function returns — use a ``cmd``
 task for work that must be killable.
+
+Each call is written ahead to the engine's run journal (``nbflow.engine.journal``): if the
+engine dies before the run's rows are committed, the next start records it as lost and
+retries it under the task's policy, instead of running it again without a trace.
 """
 
 from __future__ import annotations
@@ -65,6 +69,9 @@ async def run(ctx: RunContext) -> RunResult:
     except Exception as exc:
         return RunResult(False, detail=f"cannot load {ctx.task.python!r}: {type(exc).__name__}: {exc}")
     event = ctx.event
+    journal = ctx.journal
+    if journal is not None:
+        journal.calling(ctx.run_id)
     try:
         if is_async:
             _local.ctx = ctx
@@ -76,6 +83,9 @@ async def run(ctx: RunContext) -> RunResult:
             result = await trio.to_thread.run_sync(_call, func, nargs, ctx, event, abandon_on_cancel=True)
     except Exception:
         return RunResult(False, detail=traceback.format_exc(limit=-8))
+    finally:
+        if journal is not None:
+            journal.ended(ctx.run_id)
     if result is False:
         return RunResult(False, detail="the function returned False")
     return RunResult(True, detail=None if result is None else repr(result)[:500])
