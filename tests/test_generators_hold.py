@@ -87,7 +87,7 @@ def test_hold_final_with_each_on_hold_policy(tmp_path):
     # cancel-running: the next fire cancels the running task of the previous event and emits.
     log = ticks(tmp_path, "cancel")
     assert log[0]["outcome"] == log[1]["outcome"] == "emitted"
-    assert "on_hold cancel-running" in log[1]["reason"] and "cancelled 1 running task(s)" in log[1]["reason"]
+    assert "on_hold cancel-running" in log[1]["reason"] and "cancelled 1 unfinished task(s)" in log[1]["reason"]
     (status, detail), = history(tmp_path, "SELECT status, detail FROM task_runs WHERE event_key = ? ",
                                 [log[0]["event_key"]])
     assert status == "cancelled" and "generator job.cancel fired again" in detail

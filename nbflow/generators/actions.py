@@ -129,6 +129,7 @@ def _reset(svc, gen, cmd, actor, reason) -> str:
     gen.doc = GeneratorDoc.initial(dict(gen.spec.state))
     gen.doc.paused, gen.doc.paused_reason = old.paused, old.paused_reason
     gen.doc.cleared, gen.doc.commands = old.cleared, old.commands
+    gen.doc.subscribed = old.subscribed   # bookkeeping of evaluated stages, not state to reset
     return (f"reset {gen.qname}: user state back to the config's {json.dumps(gen.doc.user)} "
             f"(was {json.dumps(old.user)}); cleared last_fire ({old.last_fire or 'none'}: fires missed "
             f"before the next start will not be caught up), last_event_key ({old.last_event_key or 'none'}), "

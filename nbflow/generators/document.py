@@ -12,6 +12,8 @@ latest).  The layout users see (and query with ``state ->> '$.last_fire'``)::
      "emitted": 42,                               # events emitted so far
      "cleared": [{"from": ..., "before_tick": 17, "by": ..., "reason": ...}],   # idempotency keys cleared
      "commands": ["<inbox command id>", ...],     # inbox commands applied (a replayed file is a no-op)
+     "subscribed": {"patterns": ["ingest:final"], "through_stage": 812, "next_tick": 95},
+                                                  # subscriptions: stages up to 812 are evaluated (missed.py)
      "user": {...}}                               # user fields: config `state:`, custom generators
 """
 
@@ -42,6 +44,9 @@ class GeneratorDoc:
     emitted: int = 0
     cleared: list[dict[str, Any]] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
+    #: ``{"patterns": [...], "through_stage": N, "next_tick": T}``: with these patterns, every
+    #: stage up to N has been evaluated, and any later stage's tick has an id >= T (missed.py).
+    subscribed: dict[str, Any] | None = None
 
     @property
     def status(self) -> str:
@@ -53,7 +58,8 @@ class GeneratorDoc:
                 "last_trigger": self.last_trigger, "held_on": self.held_on,
                 "pending": list(self.pending), "paused": self.paused,
                 "paused_reason": self.paused_reason, "emitted": self.emitted,
-                "cleared": list(self.cleared), "commands": list(self.commands), "user": self.user}
+                "cleared": list(self.cleared), "commands": list(self.commands),
+                "subscribed": self.subscribed, "user": self.user}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> GeneratorDoc:
@@ -64,7 +70,8 @@ class GeneratorDoc:
                    last_trigger=data.get("last_trigger"), held_on=data.get("held_on"),
                    pending=list(data.get("pending") or []), paused=bool(data.get("paused")),
                    paused_reason=data.get("paused_reason"), emitted=int(data.get("emitted") or 0),
-                   cleared=list(data.get("cleared") or []), commands=list(data.get("commands") or []))
+                   cleared=list(data.get("cleared") or []), commands=list(data.get("commands") or []),
+                   subscribed=_subscribed(data.get("subscribed")))
 
     @classmethod
     def initial(cls, user: dict[str, Any]) -> GeneratorDoc:
@@ -83,3 +90,21 @@ class GeneratorDoc:
     def add_clearing(self, clearing: dict[str, Any]) -> None:
         self.cleared.append(clearing)
         del self.cleared[:-_KEEP_CLEARED]
+
+    def note_stage(self, stage_id: int, next_tick: int) -> None:
+        """A subscription fire of stage ``stage_id`` was evaluated; ``next_tick`` is the tick id
+        the log gives next (what a later stage's evaluation gets at least)."""
+        if self.subscribed is not None and stage_id > self.subscribed["through_stage"]:
+            self.subscribed["through_stage"], self.subscribed["next_tick"] = stage_id, next_tick
+
+
+def _subscribed(data: Any) -> dict[str, Any] | None:
+    """The stored ``subscribed`` record, or None when absent or not of the expected shape
+    (a document written before it existed: its generator then recovers nothing once)."""
+    if not isinstance(data, dict):
+        return None
+    try:
+        return {"patterns": [str(p) for p in data["patterns"]], "through_stage": int(data["through_stage"]),
+                "next_tick": int(data["next_tick"])}
+    except (KeyError, TypeError, ValueError):
+        return None

@@ -71,7 +71,7 @@ class GeneratorRuntime:
             # Fires kept during a pause, released under cancel-running: they do not wait either.
             first = Fire.from_json(self.qname, self.doc.pending[0])
             cancelled = self.svc.cancel_running(self, self.doc.held_on, first)
-            why = f"{why}; on_hold cancel-running: cancelled {cancelled} running task(s) of {self.doc.held_on}"
+            why = f"{why}; on_hold cancel-running: cancelled {cancelled} unfinished task(s) of {self.doc.held_on}"
             self.svc.unhold(self)
             self.doc.held_on = None
         while self.doc.pending and not self.doc.paused and self.doc.held_on is None:
@@ -82,30 +82,35 @@ class GeneratorRuntime:
             self.svc.save(self, reason=why)
 
     # -- fires ----------------------------------------------------------------------------------
-    def submit(self, fire: Fire, save: bool = True) -> None:
-        """Evaluate one fire under the idempotency key, the pause and the hold."""
+    def submit(self, fire: Fire, save: bool = True, note: str | None = None) -> None:
+        """Evaluate one fire under the idempotency key, the pause and the hold; ``note`` goes
+        into its tick's reason (a fire evaluated late, at engine start: ``missed.py``)."""
         if fire.fire_time is not None and self.svc.already_emitted(self, fire):
             self.svc.tick(self, fire, "skipped",
                           f"already fired: idempotency key {fire.idempotency_key} has an emitted tick "
                           "(replay --from clears it)")
         elif self.doc.paused:
-            self._hold(fire, f"paused: {self.doc.paused_reason or 'no reason given'}", paused=True)
+            self._hold(fire, _joined(f"paused: {self.doc.paused_reason or 'no reason given'}", note), paused=True)
         elif self.doc.pending and self.doc.held_on is None:
             # Older fires wait (a resume or a release in the same tick): they go first.
             self.release("released: a newer fire came and nothing holds the generator")
-            self.submit(fire, save=save)
+            self.submit(fire, save=save, note=note)
             return
         elif self.doc.held_on is not None:
-            why = f"held: event {self.doc.held_on} has not reached {self.spec.hold}"
+            why = _joined(f"held: event {self.doc.held_on} has not reached {self.spec.hold}", note)
             if self.spec.on_hold == "cancel-running":
                 cancelled = self.svc.cancel_running(self, self.doc.held_on, fire)
                 self.svc.unhold(self)
                 self.doc.held_on = None
-                self._emit(fire, f"on_hold cancel-running: {why}; cancelled {cancelled} running task(s)")
+                self._emit(fire, f"on_hold cancel-running: {why}; cancelled {cancelled} unfinished task(s)")
             else:
                 self._hold(fire, why)
         else:
-            self._emit(fire)
+            self._emit(fire, note)
+        if fire.kind == "subscription" and note is None:
+            # Saved with its tick: where a restart's stage scan starts.  A fire evaluated late
+            # (at start) leaves the mark alone: later stages may have been evaluated before it.
+            self.doc.note_stage(fire.trigger["stage_id"], self.svc.next_tick_id)
         # After the evaluation: `{state.last_fire}` in vals reads the previous fire.
         self.doc.last_trigger = fire.text
         if fire.fire_time is not None and (self.doc.last_fire is None or fire.fire_iso > self.doc.last_fire):
@@ -219,3 +224,7 @@ class GeneratorRuntime:
         if self._custom_error is not None:
             raise custom.CustomFailure(self._custom_error)
         return self._custom
+
+
+def _joined(*parts: str | None) -> str:
+    return "; ".join(p for p in parts if p)

@@ -3,8 +3,9 @@
 At start it loads each generator's state (``generator_state``), the latest emitted fire time
 per generator (``generator_ticks``: a restart never fires the same instant twice), applies
 generator commands waiting in the inbox (a queued ``skip-to-now`` must act before the
-catch-up), restores holds, releases pending fires and catches up missed timer fires.  Then
-two jobs run: the timers (``WallTimers``) and the queue of stages seen by the listener.
+catch-up), restores holds, releases pending fires, evaluates the subscription fires of stages
+a crash cut off (``missed.py``) and catches up missed timer fires.  Then two jobs run: the
+timers (``WallTimers``) and the queue of stages seen by the listener.
 
 The engine finds it as ``engine.generators``; control code calls ``pause``/``resume`` on it.
 """
@@ -20,7 +21,7 @@ from datetime import UTC, datetime
 import trio
 
 from ..store.writer import now_us
-from . import startup
+from . import missed, startup
 from .fires import Fire
 from .runtime import GeneratorRuntime
 from .subscriptions import SubscriptionIndex
@@ -46,6 +47,9 @@ class GeneratorService:
         self._held: dict[str, set[GeneratorRuntime]] = {}
         self._next_tick_id = 1
         self._next_cache: dict[tuple, datetime | None] = {}
+        self._first_live: int | None = None   # the first stage id of this engine run
+        #: (through_stage, next_tick): the highest ``subscribed`` record of any stored state.
+        self.stage_mark = (0, 1)
         self.started = False
         engine.generators = self
         if self.gens:
@@ -69,6 +73,10 @@ class GeneratorService:
         now = datetime.now(UTC)
         for gen in self.gens.values():
             gen.release("released at engine start")
+        if missed.recover(self):
+            # A new subscription's record must be durable before its stages are: a crash now
+            # would otherwise start it again from a later stage, losing this run's first fires.
+            await self.engine.writer.durable()
         for gen in self.gens.values():
             if gen.class_only:
                 self._start_class_only(gen)
@@ -141,6 +149,8 @@ class GeneratorService:
     # -- stages ---------------------------------------------------------------------------------
     def _on_stage(self, row) -> None:
         """The engine's stage listener: queue releases and subscription fires (never act here)."""
+        if self._first_live is None:
+            self._first_live = row.stage_id
         key = row.event_key
         if key is None:
             return
@@ -165,18 +175,36 @@ class GeneratorService:
         async for kind, gen, payload in self._recv:
             try:
                 if kind == "fire":
-                    gen.submit(payload)
+                    self.evaluate(gen, payload, None)
                 elif kind == "filtered":
-                    self.tick(gen, payload[0], "skipped", payload[1])
+                    self.evaluate(gen, *payload)
                 else:
                     gen.on_hold_reached(*payload)
             except Exception:   # a bug here must not stop the engine: it goes to the tick log
                 log.exception("generator %s failed", gen.qname)
-                fire = payload if isinstance(payload, Fire) else None
+                fire = payload if isinstance(payload, Fire) else payload[0] if kind == "filtered" else None
                 self.tick(gen, fire, "failed",
                           traceback.format_exc(limit=-8))
             finally:
                 self._queued -= 1
+
+    def evaluate(self, gen: GeneratorRuntime, fire: Fire, miss: str | None, note: str | None = None) -> None:
+        """One subscription fire: submitted, or a ``skipped`` tick when ``where`` filtered it
+        out (``miss`` says why); ``note`` is added to the tick's reason."""
+        if miss is None:
+            gen.submit(fire, note=note)
+            return
+        self.tick(gen, fire, "skipped", f"{miss}; {note}" if note else miss)
+        if note is None:   # a late fire leaves the mark alone (see GeneratorRuntime.submit)
+            # Not saved (a state row per filtered stage would double the writes): the next save
+            # carries it, and a restart before that finds this tick by its key (missed.py).
+            gen.doc.note_stage(fire.trigger["stage_id"], self._next_tick_id)
+
+    def first_live_stage(self) -> int:
+        """The id of this engine run's first stage: stages below it were recorded by earlier runs."""
+        if self._first_live is not None:
+            return self._first_live
+        return self.engine._next_stage_id   # nothing recorded yet in this run: the next one
 
     # -- holds ----------------------------------------------------------------------------------
     def hold(self, gen: GeneratorRuntime, event_key: str) -> None:

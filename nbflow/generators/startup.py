@@ -3,7 +3,8 @@
 What a restart must get right: each generator continues from the state it last committed;
 a hold on an event that reached its action while no engine ran is released; instants missed
 while down follow the generator's ``catchup`` policy; and the latest emitted instant per
-generator is read from the tick log, so no instant is emitted twice.
+generator is read from the tick log, so no instant is emitted twice.  (Stages whose
+subscription fires a crash cut off are found by ``missed.py``, from the mark read here.)
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from .fires import Fire, iso_utc, missed_fires
 
 
 def load(svc) -> None:
-    """Each generator's latest state, its latest emitted instant, the next tick id."""
+    """Each generator's latest state, its latest emitted instant, the next tick id, and the
+    stage mark of subscriptions (``svc.stage_mark``, the highest of every stored state)."""
     from .document import GeneratorDoc
 
     con = svc.engine.con
@@ -26,13 +28,17 @@ def load(svc) -> None:
            WHERE outcome = 'emitted' AND fire_time IS NOT NULL GROUP BY event_type, generator""").fetchall()}
     svc._next_tick_id = int(con.execute(
         "SELECT coalesce(max(tick_id), 0) FROM generator_ticks").fetchone()[0]) + 1
+    docs = {key: GeneratorDoc.from_json(json.loads(text)) for key, (text, _) in stored.items()}
+    # Generators left out of this config count too: their marks are as valid (missed.py).
+    marks = [d.subscribed for d in docs.values() if d.subscribed is not None]
+    if marks:
+        svc.stage_mark = (max(m["through_stage"] for m in marks), max(m["next_tick"] for m in marks))
     for gen in svc.gens.values():
         key = (gen.etype.name, gen.spec.name)
         gen.high_water_us = high.get(key, 0)
         if key in stored:
-            text, updated = stored[key]
-            gen.doc = GeneratorDoc.from_json(json.loads(text))
-            gen.updated_us = int(updated)
+            gen.doc = docs[key]
+            gen.updated_us = int(stored[key][1])
         else:
             svc.save(gen, reason="initial state from the config")
 

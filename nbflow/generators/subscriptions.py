@@ -43,6 +43,12 @@ class SubscriptionIndex:
             out.append((gen, Fire("subscription", gen.qname, trigger=trigger), where_miss(gen.spec.where, values)))
         return out
 
+    def generators(self, event_type: str, row) -> list[Any]:
+        """The generators whose pattern ``row`` (a stage of an event of ``event_type``) matches,
+        ``where`` aside."""
+        return [gen for sub, gen in self._index.get((event_type, row.action), ())
+                if sub.flow == row.flow and sub.task == row.task]
+
 
 def where_miss(where, values: dict[str, Any]) -> str | None:
     """Why ``values`` fail ``where`` (var -> allowed values, all must match), or None if they pass."""
