@@ -70,6 +70,22 @@ def threads_round(total: int, max_parallel: int) -> float:
     return total / elapsed
 
 
+def files_round(root, total: int) -> float:
+    """Control, not a side (runs/s of file creation): us of CPU to create the two empty output files of one run, ``total``
+    times in one folder (what every nbflow run adds to the spawn on this disk; the baselines
+    create none).  On the ext4 disks here this moved from ~10 us to ~300 us per run over hours
+    of file churn, and the engine's ratio with it."""
+    import os
+
+    folder = c.fresh_home(root, "files-")
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    for i in range(total):
+        for suffix in ("stdout", "stderr"):
+            os.close(os.open(folder / f"run-{i}.{suffix}.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
+    CPU.setdefault("files", []).append((time.process_time() - cpu0) / total * 1e6)
+    return total / (time.perf_counter() - t0)
+
+
 def engine_round(config, root, events: int, k: int, max_parallel: int) -> float:
     """Tasks/s of ``events`` x ``k`` ``true`` tasks through the engine, all committed."""
     import trio
@@ -118,6 +134,7 @@ def main() -> None:
             "trio.run_process": lambda: trio_round(total, par),
             "subprocess.run + threads": lambda: threads_round(total, par),
             "engine cmd tasks": lambda: engine_round(config, root, events, k, par),
+            "control: output files": lambda: files_round(root, total),
         })
     eng = samples["engine cmd tasks"]
     vs_trio = c.ratio_of(eng, samples["trio.run_process"])
@@ -135,6 +152,8 @@ def main() -> None:
               c.ratio_of(CPU["trio"], CPU["engine"]),
               note=f"of which the loop thread {c.median(CPU['engine loop']):.0f} us; "
                    "ratio = trio / engine"),
+        c.Row("  control: creating 2 output files", c.median(CPU["files"]), "us",
+              note="CPU per run, one folder; the baselines create none"),
     ]
     c.print_results("OS-command tasks (ratio = engine / baseline, median of per-round ratios)", rows,
                     f"{events} events x {k} `true` tasks = {total} processes per round, "
