@@ -209,10 +209,12 @@ def start(*configs: str | Path, home: str | Path | None = None, max_parallel: in
     """
     global _current
     from .config import load_config
+    from .config.cycles import log_loop_warnings
     from .engine.core import Engine
     from .workspace import Workspace
 
     config = load_config(*configs)
+    log_loop_warnings(config)   # subscription loops, on the "nbflow.config" logger
     ws = Workspace.resolve(home, [str(c) for c in configs])
     with _lock:
         if _current is not None and _current.running:

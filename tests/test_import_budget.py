@@ -20,7 +20,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 #: What the fast paths must never load (each costs 0.1-1 s of start-up).
-HEAVY = ("duckdb", "trio", "papermill", "bokeh", "ipywidgets", "pandas", "pyarrow")
+HEAVY = ("duckdb", "trio", "papermill", "bokeh", "ipywidgets", "pandas", "pyarrow", "networkx")
 
 CONFIG = """\
 events:

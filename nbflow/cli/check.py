@@ -2,7 +2,8 @@
 
 Valid: a short summary on stdout (types with their vars and rules, generators with their
 triggers and next fire times, flows with their tasks in dependency order), exit 0. Invalid:
-one ``FILE:LINE: PATH: MESSAGE`` line per error on stderr, exit 1. Imports only the config
+one ``FILE:LINE: PATH: MESSAGE`` line per error on stderr, exit 1. Warnings (missing notebooks,
+generator subscription loops) go to stderr and keep exit 0. Imports only the config
 layer: no DuckDB, trio or notebook machinery, so it stays quick.
 """
 
@@ -59,7 +60,10 @@ def summarize(config: Config, now: dt.datetime | None = None, names: list[str] |
 
 
 def config_warnings(config: Config) -> list[str]:
-    """Things that load but look wrong: notebooks not found beside the config that names them."""
+    """Things that load but look wrong: notebooks not found beside the config that names them,
+    and generator subscription loops (see ``nbflow.config.cycles``)."""
+    from ..config.cycles import loop_warnings
+
     out = []
     for event_type in config.event_types:
         for flow in event_type.flows:
@@ -68,7 +72,7 @@ def config_warnings(config: Config) -> list[str]:
                     where = task.location
                     place = f"{where.file}:{where.line}: {where.path}.notebook: " if where else ""
                     out.append(f"{place}notebook {task.notebook!r} not found in {task.base_dir}")
-    return out
+    return out + loop_warnings(config)
 
 
 def _n(count: int, noun: str) -> str:

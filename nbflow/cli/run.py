@@ -33,11 +33,13 @@ def run(args) -> int:
     import trio
 
     from ..config import load_config
+    from ..config.cycles import print_loop_warnings
     from ..engine.core import Engine
     from ..engine.store_open import connect
     from ..engine.summary import write_summary
 
     config = load_config(*args.configs)
+    print_loop_warnings(config)   # subscription loops: one `warning: ...` line each on stderr
     ws = workspace(args, args.configs)
     engine = Engine(config, ws, max_parallel=args.max_parallel)
     if not args.quiet:

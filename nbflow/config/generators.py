@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import ConfigError, did_you_mean
@@ -117,7 +117,7 @@ def _subscription(at: Node, catalog: Mapping[str, TypeShape],
     if text is None:
         return None, None
     try:
-        sub = Subscription.parse(text)
+        sub = replace(Subscription.parse(text), location=Location(at.path, at.file, at.line))
     except ValueError as exc:
         problems.add(at, f"{exc}, e.g. ingest:final or ingest/main.publish:success")
         return None, None

@@ -122,6 +122,7 @@ class Subscription:
     task: str | None
     action: str
     text: str = ""
+    location: Location | None = field(default=None, compare=False)   # where the pattern is written
 
     @classmethod
     def parse(cls, text: str) -> Subscription:
