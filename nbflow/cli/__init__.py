@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_home(p)
     g = p.add_mutually_exclusive_group()
     g.add_argument("--until-idle", action="store_true",
-                   help="exit once no work is left (exit 1 if a task failed)")
+                   help="exit once nothing can progress without someone acting; list what is "
+                        "left paused (exit 1 if an event failed, 3 if work is left paused)")
     g.add_argument("--for", dest="for_seconds", type=float, metavar="SECONDS",
                    help="run for this many seconds, then stop cleanly")
     p.add_argument("--max-parallel", type=int, metavar="N", help="tasks running at once")

@@ -1,7 +1,9 @@
 """What the engine answers about itself: SQL over its history, live status, idleness.
 
 A mixin of ``Engine``; queries run on fresh DuckDB cursors (thread-safe), status and idleness
-read the live state on the loop.
+read the live state on the loop.  *Idle* here means no active event at all (what
+``wait_idle`` waits for); *settled*, nothing can move on without someone acting, is in
+``settled.py``.
 """
 
 from __future__ import annotations
