@@ -157,6 +157,24 @@ class Handle:
         except trio.TooSlowError:
             raise NbflowError(f"the engine was still busy after {timeout} s") from None
 
+    def wait_settled(self, timeout: float = 60.0) -> list[dict[str, Any]]:
+        """Block until nothing can progress without someone acting (what ``nbflow run
+        --until-idle`` waits for): unlike ``wait_idle``, work held by a pause does not keep it
+        waiting.  Returns what is left held (``[]`` when all is done), one dict per paused
+        target or held item: ``target``, ``label``, ``paused``, ``held_by``, ``reason``,
+        ``actor``, ``until``, ``holds``, ``work`` (see ``nbflow.engine.settled.held_work``)."""
+        from .engine import settled
+
+        async def wait() -> list[dict[str, Any]]:
+            with trio.fail_after(timeout):
+                await settled.wait_settled(self.engine)
+            return settled.held_work(self.engine)
+
+        try:
+            return self._call(wait)
+        except trio.TooSlowError:
+            raise NbflowError(f"the engine was still busy after {timeout} s") from None
+
     def command(self, command: dict[str, Any]) -> Any:
         """Apply a control command (the same ops as the inbox and the socket)."""
         from .engine.commands import apply_now
