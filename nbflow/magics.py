@@ -9,6 +9,7 @@ processes ended.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shlex
 from typing import Any
@@ -22,7 +23,8 @@ USAGE = """\
 %nbflow status [--home DIR]                              what runs now, and the history's totals
 %nbflow emit TYPE VAR=VALUE...                           emit an event; returns its key
 %nbflow sql [--home DIR] QUERY                           a query on the history, as a DataFrame
-%nbflow dashboard                                        the dashboard of the running engine
+%nbflow dashboard [--home DIR]                           the dashboard of this kernel's engine, or of
+                                                         a workspace (an engine that `nbflow run` runs)
 %%nbflow_sql [VAR] [--home DIR]                          the cell is the query (saved in VAR)"""
 
 COMMANDS = ("start", "stop", "status", "emit", "sql", "dashboard", "help")
@@ -190,7 +192,19 @@ class NbflowMagics(Magics):
             print("the nbflow dashboard is not available in this installation; "
                   "`%nbflow status` and `%nbflow sql` show what runs")
             return None
-        return show(self._running("opening the dashboard"))
+        p = _parser("dashboard")
+        p.add_argument("--home", metavar="DIR")
+        args = p.parse_args(shlex.split(rest))
+        if args.home:        # a workspace whose engine runs elsewhere (nbflow run), or not at all
+            return show(home=args.home)
+        handle = self._handle()
+        if handle is None and os.environ.get("NBFLOW_HOME"):
+            return show(home=os.environ["NBFLOW_HOME"])
+        if handle is None:
+            raise UsageError("no nbflow engine runs in this kernel: `%nbflow start CONFIG` before opening "
+                             "the dashboard, or watch a workspace whose engine runs elsewhere: "
+                             "`%nbflow dashboard --home DIR` (or set $NBFLOW_HOME)")
+        return show(handle)
 
     @cell_magic
     def nbflow_sql(self, line: str, cell: str):

@@ -2,7 +2,8 @@
 the destructive ones (cancel, skip, reset), testable without a browser.
 
 Commands are the control API's dicts (``docs/cli.md``); they go to the engine through the
-handle and come back only once committed.  Errors (an op the engine does not know yet, a
+source (the handle, or the socket of an engine in another process) and come back only once
+committed; with no engine running they are queued in the inbox, and the outcome says so.  Errors (an op the engine does not know yet, a
 target in the wrong state) become a message for the dashboard's message area.
 """
 
@@ -86,6 +87,7 @@ class Outcome:
     message: str
     pending: Action | None = None   # set while a destructive action waits for confirmation
     event_key: str | None = None    # a new event the action made (clone)
+    queued: bool = False            # no engine ran: the command waits in the inbox
 
 
 def perform(source, action: Action) -> Outcome:
@@ -94,9 +96,9 @@ def perform(source, action: Action) -> Outcome:
         result = source.command(action.command())
     except (NbflowError, LookupError, ValueError, TypeError) as exc:
         return Outcome(False, f"{action.describe()} failed: {exc}")
-    summary = result.get("summary") if isinstance(result, dict) else None
-    key = result.get("event_key") if isinstance(result, dict) else None
-    return Outcome(True, f"{action.describe()}: {summary or 'done'}", event_key=key)
+    info = result if isinstance(result, dict) else {}
+    return Outcome(True, f"{action.describe()}: {info.get('summary') or 'done'}",
+                   event_key=info.get("event_key"), queued=bool(info.get("queued")))
 
 
 class Confirmer:

@@ -19,6 +19,7 @@ from typing import Any
 import ipywidgets as w
 
 from ..errors import NbflowError
+from .engine_watch import EngineWatch
 from .format import esc
 from .live import Refresher
 from .running import RunningModel
@@ -32,7 +33,8 @@ GENERATOR_REFRESH = 5.0
 
 
 class Dashboard(w.VBox):
-    """nbflow's inline workbench over a ``Source`` (a running engine's handle).
+    """nbflow's inline workbench over a ``Source`` (a running engine's handle) or a
+    ``WorkspaceSource`` (a workspace whose engine runs in another process, or not at all).
 
     ``interval``: seconds between refreshes of the live views (0 turns the refresh thread
     off; call ``refresh()`` yourself).  ``close()`` stops the thread and the widgets.
@@ -47,11 +49,17 @@ class Dashboard(w.VBox):
         self.source = source
         self.lock = threading.RLock()
         self.running_model = RunningModel(source)
+        self.watch = EngineWatch(source)
         self._signature: Any = None
         self._generators_at = 0.0
         self.last_snapshot = None
-        self.header = w.HTML(self._header_html(True))
+        self.header = w.HTML(self.watch.header_html())
         self.header.add_class("nbflow-dash-header")
+        # Without an engine nothing refreshes by itself: this re-reads history on demand.
+        self.reload_b = w.Button(description="↻ refresh", tooltip="re-read the history now",
+                                 layout=w.Layout(width="auto"))
+        self.reload_b.add_class("nbflow-dash-refresh")
+        self.reload_b.on_click(self.callback(lambda _b: self.refresh(force=True)))
         self.message = w.HTML()
         self.message.add_class("nbflow-dash-message")
         self.structure = StructureView(self)
@@ -59,15 +67,12 @@ class Dashboard(w.VBox):
         self.event = EventView(self)
         self.running = RunningView(self)
         for view in (self.structure, self.history, self.event, self.running):
-            view.layout.max_height = TAB_HEIGHT
-            view.layout.overflow = "auto"
-            for child in view.children:     # shrunk flex children would overlap, not scroll
-                child.layout.flex = "0 0 auto"
+            _fit(view)
         self.tabs = w.Tab(children=[self.structure, self.history, self.event, self.running])
-        for i, title in enumerate(("Structure", "Events", "Event", "Running")):
-            self.tabs.set_title(i, title)
+        self._titles()
         self.tabs.add_class("nbflow-dash-tabs")
-        super().__init__([self.header, self.message, self.tabs])
+        top = w.HBox([self.header, self.reload_b], layout=w.Layout(align_items="center"))
+        super().__init__([top, self.message, self.tabs])
         self.add_class("nbflow-dashboard")
         self.history.apply_filter()
         self.refresh()
@@ -77,11 +82,15 @@ class Dashboard(w.VBox):
         if interval:
             self._refresher = Refresher(self._tick, interval, on_error=self._tick_error).start()
 
+    def _titles(self) -> None:
+        for i, title in enumerate(("Structure", "Events", "Event", "Running")):
+            self.tabs.set_title(i, title)
+
     # -- messages -----------------------------------------------------------------------------------
-    def _header_html(self, running: bool) -> str:
-        state = "running" if running else "stopped"
-        return (f'<div><b>nbflow</b> &middot; workspace <code>{esc(self.source.home)}</code> &middot; '
-                f'engine <span class="nbflow-engine-{state}">{state}</span></div>')
+    def _set_header(self) -> None:
+        html = self.watch.header_html()
+        if self.header.value != html:
+            self.header.value = html
 
     def say(self, text: str, ok: bool = True) -> None:
         """Show ``text`` in the message area (red when ``ok`` is false)."""
@@ -133,12 +142,25 @@ class Dashboard(w.VBox):
     # -- refreshing ---------------------------------------------------------------------------------
     def refresh(self, force: bool = False) -> bool:
         """One refresh: the running view always; history, the event page and generators when
-        the engine's state moved on.  False once the engine has stopped."""
+        the engine's state moved on.  False once the engine has stopped (a dashboard over a
+        workspace goes on: without an engine it re-reads history only when ``force`` is set
+        or the history file changed)."""
         with self.lock:
-            if not self.source.running:
-                self.header.value = self._header_html(False)
-                self.say("the engine stopped: the dashboard no longer updates", ok=False)
-                return False
+            was = self.watch.live
+            live, changed = self.watch.check()
+            if not live:
+                if not self.watch.detached:
+                    self._set_header()
+                    self.say("the engine stopped: the dashboard no longer updates", ok=False)
+                    return False
+                if changed and was:
+                    self.say("the engine stopped: showing history as it was; actions are queued "
+                             "in the inbox until an engine starts", ok=True)
+                return self._refresh_offline(force or changed)
+            self._set_header()
+            if changed and was is False:
+                self._engine_started()
+                force = True
             snapshot = self.running_model.snapshot()
             previous, self.last_snapshot = self.last_snapshot, snapshot
             self.running.show(snapshot)
@@ -156,13 +178,47 @@ class Dashboard(w.VBox):
                 self.structure.refresh_generators()
             return True
 
+    def _refresh_offline(self, force: bool) -> bool:
+        """No engine runs: read history once when asked to or when the file changed (an engine
+        ran in between), never on every tick: an engine starting must find the file free."""
+        if not (force or self.watch.history_moved()):
+            return True
+        self.watch.mark_read()
+        self._set_header()
+        snapshot = self.running_model.snapshot()        # an empty status: no SQL
+        self.last_snapshot, self._signature = snapshot, None
+        self.running.show(snapshot)
+        self.running.summary.value = self.watch.offline_summary()
+        self.history.reload()
+        if self.event.key:
+            self.event.reload()
+        self._generators_at = time.monotonic()
+        self.structure.refresh_generators()
+        self._set_header()          # the count of queued commands may have changed meanwhile
+        return True
+
+    def _engine_started(self) -> None:
+        """An engine started on the watched workspace: follow it, with its config."""
+        from .view_structure import StructureView
+
+        if self.source.reload_config():
+            old, self.structure = self.structure, StructureView(self)
+            _fit(self.structure)
+            self.tabs.children = [self.structure, *self.tabs.children[1:]]
+            self._titles()
+            close_tree(old)
+            self.history.refresh_types()
+        pid = (getattr(self.source, "engine", None) or {}).get("pid")
+        self.say(f"an engine runs on this workspace{f' (pid {pid})' if pid else ''}: the dashboard "
+                 "follows it live", ok=True)
+
     def _tick(self) -> bool:
         # Once shown, nothing to do while no view shows it any more (its cell was cleared or
         # re-run): the thread idles instead of polling for a dashboard nobody sees.
         if self._view_count:
             self._seen = True
         elif self._view_count == 0 and self._seen:
-            return self.source.running
+            return True if self.watch.detached else self.source.running
         return self.refresh()
 
     def _tick_error(self, exc: BaseException) -> None:
@@ -184,3 +240,11 @@ class Dashboard(w.VBox):
             return
         with lock:
             close_tree(self)
+
+
+def _fit(view: w.Box) -> None:
+    """Tabs scroll inside ``TAB_HEIGHT``; shrunk flex children would overlap, not scroll."""
+    view.layout.max_height = TAB_HEIGHT
+    view.layout.overflow = "auto"
+    for child in view.children:
+        child.layout.flex = "0 0 auto"

@@ -67,6 +67,14 @@ class HistoryView(w.VBox):
     def apply_filter(self) -> None:
         self.show(self.model.set_filter(self.current_filter()))
 
+    def refresh_types(self) -> None:
+        """Offer the types of the config again (an engine started with another one)."""
+        options = [ALL, *self.model.event_types()]
+        if list(self.type.options) != options:
+            keep = self.type.value
+            self.type.options = options
+            self.type.value = keep if keep in options else ALL
+
     def reload(self) -> None:
         """Re-read the current page (history moved on)."""
         self.show(self.model.load())
