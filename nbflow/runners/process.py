@@ -13,6 +13,8 @@ from pathlib import Path
 
 import trio
 
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+
 
 def _kill_group(pid: int, sig: int) -> None:
     try:
@@ -45,14 +47,20 @@ def _spawn(argv: Sequence[str], stdout: Path, stderr: Path, cwd: str, env,
         # Written ahead: a crash at any later point leaves a line that recovery reconciles
         # with the history (the run is recorded as lost, its process group ended).
         journal.starting(run_id)
-    out = open(stdout, "wb")
-    err = open(stderr, "wb")
+    # os.open, not open(): a file object costs two more system calls (fstat, isatty), and each
+    # system call on the loop can hand the GIL to another thread (see engine/journal.py).
+    out = os.open(stdout, _CREATE, 0o644)
+    try:
+        err = os.open(stderr, _CREATE, 0o644)
+    except BaseException:
+        os.close(out)
+        raise
     try:
         popen = subprocess.Popen(argv, executable=executable, stdin=subprocess.DEVNULL, stdout=out,
                                  stderr=err, cwd=cwd, env=env, start_new_session=True)
     except BaseException:
-        out.close()
-        err.close()
+        os.close(out)
+        os.close(err)
         raise
     if journal is not None:
         journal.started(run_id, popen.pid)
@@ -92,8 +100,8 @@ async def run_logged(argv: Sequence[str], *, stdout: Path, stderr: Path, cwd: st
     try:
         code = await _wait(popen)
         if sizes is not None:
-            for path, f in zip((stdout, stderr), popen.nbflow_outputs):
-                sizes[path] = os.fstat(f.fileno()).st_size
+            for path, fd in zip((stdout, stderr), popen.nbflow_outputs):
+                sizes[path] = os.fstat(fd).st_size
         return code
     except BaseException:
         with trio.CancelScope(shield=True):
@@ -108,8 +116,8 @@ async def run_logged(argv: Sequence[str], *, stdout: Path, stderr: Path, cwd: st
         # Children the command left in its group would outlive the run: no task leaves
         # processes behind, whether it ended, failed or was cancelled.
         _kill_group(popen.pid, signal.SIGKILL)
-        for f in popen.nbflow_outputs:
-            f.close()
+        for fd in popen.nbflow_outputs:
+            os.close(fd)
         if journal is not None:
             journal.ended(run_id)
 
