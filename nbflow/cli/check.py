@@ -165,4 +165,6 @@ def _task_text(task: Task) -> str:
                       + (f" every {format_duration(task.retry_delay)}" if task.retry_delay else ""))
     if task.timeout is not None:
         extras.append(f"timeout {format_duration(task.timeout)}")
+    if task.process:
+        extras.append("in its own process")
     return text + ("  [" + "; ".join(extras) + "]" if extras else "")

@@ -16,13 +16,13 @@ from ..spec.model import Deadline, EngineSettings, EventType, Flow, Location, Va
 from . import yamlnodes as yn
 from .generators import TypeShape, build_generators
 from .ontime import build_on_time
-from .tasks import build_flows
+from .tasks import build_flows, flag
 from .vars import build_vars
 from .yamlnodes import Node, Problems
 
 TOP_KEYS = ("events", "engine")
 TYPE_KEYS = ("name", "description", "vars", "generators", "flows", "deadline")
-ENGINE_KEYS = ("max_parallel", "poll_interval", "kill_grace")
+ENGINE_KEYS = ("max_parallel", "poll_interval", "kill_grace", "python_process")
 
 
 @dataclass
@@ -114,4 +114,8 @@ def build_engine(at: Node, problems: Problems) -> EngineSettings | None:
     if "kill_grace" in entries:
         seconds = yn.duration(entries["kill_grace"], problems, "kill_grace")
         grace = seconds if seconds is not None else grace
-    return EngineSettings(max_parallel=max_parallel, poll_interval=poll, kill_grace=grace)
+    python_process = defaults.python_process
+    if "python_process" in entries:
+        python_process = bool(flag(entries["python_process"], problems, "python_process"))
+    return EngineSettings(max_parallel=max_parallel, poll_interval=poll, kill_grace=grace,
+                          python_process=python_process)

@@ -10,6 +10,7 @@ from ..errors import ConfigError
 from ..spec.model import Config, EngineSettings
 from . import yamlnodes as yn
 from .build import FileDraft, TypeDraft, finish_type, read_file
+from .tasks import with_python_process
 from .yamlnodes import Problems
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -105,6 +106,7 @@ def _load(sources: list[_Source]) -> Config:
     catalog = {name: draft.shape() for name, draft in firsts.items()}
     event_types = [finish_type(d, catalog, problems) for d in all_types]
     engine = _engine(files, problems)
+    event_types = with_python_process(event_types, engine.python_process)
     if problems:
         raise _combined(problems, [s.display for s in sources])
     return Config(event_types=tuple(event_types),

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import ConfigError
-from ..spec.model import RUNNER_KINDS, Flow, Location, Task
+from ..spec.model import RUNNER_KINDS, EventType, Flow, Location, Task
 from ..spec.templates import parse_template
 from ..spec.values import to_json_value
 from . import yamlnodes as yn
@@ -20,7 +20,7 @@ from .yamlnodes import Node, Problems
 
 FLOW_KEYS = ("name", "description", "on", "tasks")
 TASK_KEYS = ("name", "description", "cmd", "notebook", "python", "parameters", "kernel", "depends_on",
-             "retries", "retry_delay", "timeout", "env", "cwd")
+             "retries", "retry_delay", "timeout", "env", "cwd", "process")
 FLOW_TRIGGERS = ("event", "deadline")
 
 _PYTHON_REF = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
@@ -139,6 +139,13 @@ def build_task(at: Node, offered: Offered, base_dir: str, problems: Problems) ->
         values["parameters"] = _parameters(entries["parameters"], offered, problems)
     if "kernel" in entries and runner == "notebook":
         values["kernel"] = yn.text(entries["kernel"], problems, "kernel")
+    if "process" in entries:
+        if runner != "python":
+            problems.add(entries["process"], "process applies only to python tasks (cmd and notebook "
+                                             "tasks always run in a process of their own)"
+                                             + (f", and this is a {runner} task" if runner else ""))
+        else:
+            values["process"] = flag(entries["process"], problems, "process")
     dep_nodes: list[Node] = []
     if "depends_on" in entries:
         dep_nodes = yn.sequence(entries["depends_on"], problems, "depends_on", single_ok=True) or []
@@ -218,6 +225,30 @@ def _python(at: Node, problems: Problems) -> str | None:
         problems.add(at, f"python {ref!r} must be `module:function`, e.g. mypkg.tasks:publish")
         return None
     return ref
+
+
+def flag(at: Node, problems: Problems, what: str) -> bool | None:
+    """A YAML boolean (``true``/``false``); otherwise an error showing how to write one."""
+    value = yn.plain(at, problems, what)
+    if value is not None and not isinstance(value, bool):
+        problems.add(at, f"{what} must be true or false, got {value!r}")
+        return None
+    return value
+
+
+def with_python_process(event_types: Sequence[EventType], default: bool) -> list[EventType]:
+    """``event_types`` with the engine's ``python_process`` default filled in on python tasks
+    that do not say ``process:`` themselves."""
+    if not default:
+        return list(event_types)
+
+    def fill(task: Task) -> Task:
+        if task.runner == "python" and task.process is None:
+            return replace(task, process=True)
+        return task
+
+    return [replace(et, flows=tuple(replace(f, tasks=tuple(fill(t) for t in f.tasks)) for f in et.flows))
+            for et in event_types]
 
 
 def _parameters(at: Node, offered: Offered, problems: Problems) -> dict[str, Any]:

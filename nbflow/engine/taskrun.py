@@ -71,7 +71,7 @@ async def _attempt(engine, ev: EventState, fs: FlowState, ts: TaskState) -> None
             ts.status = "interrupted"
             _record_outputs(engine, ctx, ())
         raise
-    if task.runner in _OUT_OF_PROCESS:
+    if task.runner in _OUT_OF_PROCESS or task.process:   # process: a python task in a child
         await engine.drain_inbox()
     _record_outputs(engine, ctx, result.artifacts)
     _record_end(engine, ev, fs, ts, rid, result)

@@ -3,8 +3,9 @@
 Plain functions run in a worker thread, off the engine's loop; ``async def`` functions run on
 the loop itself (they must be trio-friendly).  A function may take ``(event, ctx)``,
 ``(event)`` or nothing.  A thread cannot be killed: a timed-out or cancelled Python task is
-marked so and abandoned, and its thread runs on until the function returns — use a ``cmd``
-task for work that must be killable.
+marked so and abandoned, and its thread runs on until the function returns.  A task with
+``process: true`` runs its function in a child process instead (``python_child.py``), started
+and ended like a ``cmd`` task: killable, and a crash or ``sys.exit`` ends only that process.
 
 Each call is written ahead to the engine's run journal (``nbflow.engine.journal``): if the
 engine dies before the run's rows are committed, the next start records it as lost and
@@ -13,18 +14,17 @@ retries it under the task's policy, instead of running it again without a trace.
 
 from __future__ import annotations
 
-import importlib
-import inspect
+import json
 import sys
 import threading
 import traceback
 from collections.abc import Callable
-from functools import cache
 from typing import Any
 
 import trio
 
 from .base import RunContext, RunResult
+from .pyfunc import load_error, resolve
 
 _local = threading.local()
 
@@ -32,27 +32,6 @@ _local = threading.local()
 def current_context() -> RunContext | None:
     """The run context of the Python task running in this thread, if any."""
     return getattr(_local, "ctx", None)
-
-
-@cache
-def resolve(ref: str, base_dir: str) -> tuple[Callable[..., Any], int, bool]:
-    """The function named by ``module:function``, how many positional args it takes, and
-    whether it is a coroutine function (found once: tasks call it thousands of times)."""
-    if base_dir not in sys.path:
-        sys.path.insert(0, base_dir)
-    module_name, _, func_name = ref.partition(":")
-    obj: Any = importlib.import_module(module_name)
-    for part in func_name.split("."):
-        obj = getattr(obj, part)
-    try:
-        params = [p for p in inspect.signature(obj).parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-        nargs = min(len(params), 2)
-        if any(p.kind == p.VAR_POSITIONAL for p in inspect.signature(obj).parameters.values()):
-            nargs = 2
-    except (TypeError, ValueError):
-        nargs = 2
-    return obj, nargs, inspect.iscoroutinefunction(obj)
 
 
 def _call(func: Callable[..., Any], nargs: int, ctx: RunContext, event: Any) -> Any:
@@ -64,10 +43,13 @@ def _call(func: Callable[..., Any], nargs: int, ctx: RunContext, event: Any) -> 
 
 
 async def run(ctx: RunContext) -> RunResult:
+    """Call the task's function: in this process, or in a child process with ``process: true``."""
+    if ctx.task.process:
+        return await _run_in_child(ctx)
     try:
         func, nargs, is_async = resolve(ctx.task.python, ctx.task.base_dir)
     except Exception as exc:
-        return RunResult(False, detail=f"cannot load {ctx.task.python!r}: {type(exc).__name__}: {exc}")
+        return RunResult(False, detail=load_error(ctx.task.python, exc))
     event = ctx.event
     journal = ctx.journal
     if journal is not None:
@@ -89,3 +71,59 @@ async def run(ctx: RunContext) -> RunResult:
     if result is False:
         return RunResult(False, detail="the function returned False")
     return RunResult(True, detail=None if result is None else repr(result)[:500])
+
+
+#: How the child is started: ``-P`` keeps the working directory off ``sys.path`` (a ``json.py``
+#: there must not shadow the standard library); the config's folder is put there on purpose.
+_CHILD = (sys.executable, "-P", "-m", "nbflow.runners.python_child")
+_types_json: dict[int, tuple[Any, dict[str, Any]]] = {}
+
+
+def _type_json(event_type) -> dict[str, Any]:
+    """The event type as JSON, made once per type (the child rebuilds typed values from it)."""
+    found = _types_json.get(id(event_type))
+    if found is None or found[0] is not event_type:
+        from ..spec.serialize import types_to_json
+
+        found = _types_json[id(event_type)] = (event_type, types_to_json([event_type])["types"][event_type.name])
+    return found[1]
+
+
+async def _run_in_child(ctx: RunContext) -> RunResult:
+    from ..spec.values import to_json_value
+    from .process import describe_exit, run_logged
+    from .python_child import CALL_ENV
+
+    out, err = ctx.log_paths()
+    files = (("stdout.txt", "stdout", out), ("stderr.txt", "stderr", err))
+    ctx.outputs.extend(files)
+    result_path = out.with_name(out.name.removesuffix(".stdout.txt") + ".result.json")
+    call = {
+        "python": ctx.task.python, "base_dir": ctx.task.base_dir, "run_id": ctx.run_id,
+        "event_type": ctx.event_type, "type": _type_json(ctx.event.event_type), "event_key": ctx.event_key,
+        "values": {k: to_json_value(v) for k, v in ctx.values.items()}, "flow": ctx.flow,
+        "task": ctx.task.name, "attempt": ctx.attempt, "home": str(ctx.home),
+        "workdir": str(ctx.workdir_path), "run_dir": str(ctx.run_dir), "result": str(result_path)}
+    env = ctx.environb()
+    env[CALL_ENV.encode()] = json.dumps(call).encode()
+    try:
+        code = await run_logged(_CHILD, stdout=out, stderr=err, cwd=ctx.cwd(), env=env, grace=ctx.kill_grace,
+                                dirs=ctx.pending_dirs(), journal=ctx.journal, run_id=ctx.run_id,
+                                sizes=ctx.output_sizes)
+        try:
+            outcome = json.loads(result_path.read_bytes())
+        except (OSError, ValueError):
+            outcome = None
+    except OSError as exc:  # the interpreter cannot start (a bad cwd)
+        err.write_text(f"cannot start the python task's process: {exc}\n")
+        return RunResult(False, detail=f"cannot start the python task's process: {exc}", artifacts=files)
+    finally:
+        result_path.unlink(missing_ok=True)
+    if outcome is None:   # os._exit(), a signal, a crash in C: the function never returned
+        return RunResult(False, exit_code=code, detail=f"{describe_exit(code)}: the function did not return",
+                         artifacts=files)
+    ok = bool(outcome.get("ok")) and code == 0
+    detail = outcome.get("detail")
+    if outcome.get("ok") and code != 0:   # it returned, then the interpreter's exit failed
+        detail = f"{describe_exit(code)} after the function returned"
+    return RunResult(ok, exit_code=code, detail=detail, artifacts=files)

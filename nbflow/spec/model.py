@@ -179,6 +179,9 @@ class Task:
     timeout: float | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: str | None = None
+    #: ``python`` tasks only: run the function in a child process of its own (killable);
+    #: None means not set (the ``engine:`` block's ``python_process``, else in-process)
+    process: bool | None = None
     base_dir: str = "."                       # the folder of the config file that declared it
     location: Location | None = None
 
@@ -311,6 +314,7 @@ class EngineSettings:
     max_parallel: int | None = None           # None: the machine's CPU count
     poll_interval: float = 0.5                # how often the inbox is scanned without a wake-up
     kill_grace: float = 5.0                   # SIGTERM -> SIGKILL delay for timeouts and cancels
+    python_process: bool = False              # default of ``process:`` for python tasks
 
 
 @dataclass(frozen=True)
