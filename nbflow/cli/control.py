@@ -33,9 +33,9 @@ def run(args) -> int:
         for name in result.get("still_running") or ():
             print(f"warning: task {name} had not ended when the engine answered", file=sys.stderr)
         return 0
-    except EngineNotRunning:
+    except EngineNotRunning as exc:
         try:
-            return _queue(ws, cmd)
+            return _queue(ws, cmd, stopped=isinstance(exc, client.NoAnswer))
         except ControlError as exc:
             print(f"nbflow {op}: refused: {exc}", file=sys.stderr)
             return 1
@@ -44,8 +44,9 @@ def run(args) -> int:
         return 1
 
 
-def _queue(ws, cmd: dict) -> int:
-    """No engine runs: check what history can tell, then queue the command in the inbox."""
+def _queue(ws, cmd: dict, stopped: bool = False) -> int:
+    """No engine runs (``stopped``: it died before answering, the command may have applied):
+    check what history can tell, then queue the command in the inbox."""
     from .. import inbox
     from ..control.targets import parse_target
 
@@ -53,7 +54,9 @@ def _queue(ws, cmd: dict) -> int:
         raise ControlError(f"workspace {ws.home} does not exist (has an engine ever run there?)")
     _check_offline(ws, parse_target(cmd["target"]))
     path = inbox.write_command(ws, cmd)
-    print(f"no engine runs on {ws.home}: {cmd['op']} {cmd['target']} is queued ({path.name}); "
+    print((f"the engine on {ws.home} stopped before answering ({cmd['op']} may have applied): "
+           if stopped else f"no engine runs on {ws.home}: ")
+          + f"{cmd['op']} {cmd['target']} is queued ({path.name}); "
           f"the engine applies it when it starts (or rejects it into inbox/rejected/)")
     return 0
 

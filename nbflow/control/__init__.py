@@ -5,7 +5,8 @@ generator level (see ``docs/control.md``).
 the command dicts (both light: the CLI imports them); ``table`` holds which action applies in
 which state.  In the engine: ``actions`` applies a command (``scope`` finds the target's state,
 ``pausing`` and ``reruns`` check and plan each action, ``ending`` ends, reopens and re-queues
-tasks) and ``pauses`` keeps why each target is paused and ends ``--until`` pauses on time.
+tasks; ``intents`` is the cancel request it writes ahead, which recovery honours after a
+crash) and ``pauses`` keeps why each target is paused and ends ``--until`` pauses on time.
 """
 
 from __future__ import annotations

@@ -2,9 +2,11 @@
 retry and ``pause --cancel-running``).
 
 A running attempt is never marked from outside while its process lives: the action sets the
-task's ``cancel_reason`` and ``after_cancel``, cancels its scope (the cmd runner sends SIGTERM
-to the process group, then SIGKILL after the grace period), and the run itself calls
-``after_cancel`` once the process is gone, which records the ``cancelled`` row and goes on.
+task's ``cancel_reason`` and ``after_cancel`` and writes the request ahead (a ``cancelling``
+row, ``intents.py``); once that row is committed it cancels the run's scope (the cmd runner
+sends SIGTERM to the process group, then SIGKILL after the grace period), and the run itself
+calls ``after_cancel`` once the process is gone, which records the ``cancelled`` row and goes
+on.  If the engine dies in between, recovery ends the run as the request said.
 A task that has not started - waiting for its dependencies, for a slot (``queued``: dispatched
 while ``max_parallel`` runs are busy) or for a retry - is marked at once; its dispatch finds
 it ended when it gets a slot, and it never starts.
@@ -18,6 +20,7 @@ import trio
 
 from ..keys import run_id as make_run_id
 from .command import Request
+from .intents import ACTION, REQUEUED, CancelRequest
 
 
 @dataclass
@@ -57,13 +60,35 @@ def mark(who: Actor, ev, fs, ts, status: str) -> str:
                          target=str(who.req.target))
 
 
-def interrupt(ts, reason: str, after) -> None:
-    """Cancel the running attempt of ``ts``; ``after(run_id, result)`` runs once it ended."""
+def interrupt(who: Actor, ev, fs, ts, then: str, reason: str, after) -> None:
+    """Cancel the running attempt of ``ts``; ``after(run_id, result)`` runs once it ended.
+
+    The request is written ahead (``then``: what becomes of the task, see ``intents``) and
+    the process is signalled only once that row is committed: a crash in between leaves
+    either no request and an untouched run, or a request that recovery honours.
+    """
+    engine = who.engine
     ts.cancel_reason = reason
     ts.after_cancel = after
-    if ts.scope is not None:
-        ts.scope.cancel()
-    # else: the run has not entered its cancel scope yet and cancels itself when it does
+    rid = make_run_id(ev.key, fs.flow.name, ts.name, ts.attempt)
+    request = CancelRequest(rid, then, who.reason, who.req.actor, str(who.req.target))
+    seq = engine.stage(ev.key, None, None, None, ACTION, request.detail(), run_id=rid,
+                       actor=who.req.actor)
+
+    def signal() -> None:
+        if ts.after_cancel is after and ts.scope is not None:
+            ts.scope.cancel()
+        # else: it ended meanwhile, or has not entered its cancel scope yet and cancels
+        # itself when it does (``cancel_reason`` is set)
+
+    async def when_durable() -> None:
+        await engine.writer.durable(seq)
+        signal()
+
+    if engine._nursery is None:     # the engine is stopping: nothing to wait for
+        signal()
+    else:
+        engine._nursery.start_soon(when_durable)
 
 
 def end_task(who: Actor, ev, fs, ts, status: str, interrupted: list) -> str:
@@ -84,7 +109,7 @@ def end_task(who: Actor, ev, fs, ts, status: str, interrupted: list) -> str:
             mark(who, ev, fs, ts, "skipped")
         engine.task_done(ev, fs, ts)
 
-    interrupt(ts, f"{status} by {who.req.actor}", after)
+    interrupt(who, ev, fs, ts, status, f"{status} by {who.req.actor}", after)
     interrupted.append(ts)
     return make_run_id(ev.key, fs.flow.name, ts.name, ts.attempt)
 
@@ -98,12 +123,12 @@ def requeue_running(who: Actor, ev, fs, ts, interrupted: list) -> None:
         who.stage(ev, fs, ts, ts.attempt, "cancelled", who.reason or "paused", run_id=rid,
                   exit_code=result.exit_code)
         nxt = ts.attempt + 1
-        who.stage(ev, fs, ts, nxt, "retried", "queued again: paused with --cancel-running",
+        who.stage(ev, fs, ts, nxt, "retried", REQUEUED,
                   run_id=make_run_id(ev.key, fs.flow.name, ts.name, nxt))
         ts.status = "waiting"
         engine.task_done(ev, fs, ts)    # ready again, held by the pause
 
-    interrupt(ts, f"paused by {who.req.actor}", after)
+    interrupt(who, ev, fs, ts, "requeued", f"paused by {who.req.actor}", after)
     interrupted.append(ts)
 
 

@@ -3,8 +3,11 @@
 Runs the engine left ``invoked`` without an end (it died under them) are recorded as failed
 with ``detail`` ``lost`` and retried under their task's policy, and so are runs only the run
 journal knows (started within the engine's last tick: processes and ``python`` tasks alike);
-runs queued for a retry are dispatched again.  Events whose type left the config are ended
-as failures, with the reason.
+runs queued for a retry are dispatched again.  A run a control action was cancelling when
+the engine died (its ``cancelling`` request committed, its end not: ``control/intents.py``) is
+ended as the request said instead - ``cancelled``, then skipped or queued again - its process
+group killed if it still runs, with no retry.  Events whose type left the config are ended as
+failures, with the reason.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from ..keys import parse_run_id
 from ..keys import run_id as make_run_id
 from ..spec.model import EventType
 from .state import EventState, FlowState, TaskState
+
+#: The action of a control action's write-ahead cancel request (``control/intents.py``).
+CANCELLING = "cancelling"
 
 _TERMINAL = {"success", "failure", "skipped", "cancelled"}
 #: Events without a ``final`` after their last event-level row (a skip or cancel that was still
@@ -90,9 +96,14 @@ def _recover_type_pauses(engine, con) -> None:
 
 def _fold(engine, ev: EventState, etype: EventType, rows: list[tuple]):
     last_run: dict[tuple[str, str], tuple[int, str]] = {}
-    for flow, task, run, action, _detail in rows:
+    cancelling: dict[tuple[str, str, int], object] = {}   # runs a control action was ending
+    for flow, task, run, action, detail in rows:
         if flow is None:
-            if action == "paused":
+            if action == CANCELLING:
+                request = _cancel_request(ev.key, detail)
+                if request is not None:
+                    cancelling[request[0]] = request[1]
+            elif action == "paused":
                 ev.paused = True
             elif action in ("resumed", "retried"):
                 ev.paused = False
@@ -130,6 +141,8 @@ def _fold(engine, ev: EventState, etype: EventType, rows: list[tuple]):
         fs, ts = ev.flows[flow], ev.flows[flow].tasks[task]
         if action in _TERMINAL:
             ts.status, ts.attempt = action, run
+        elif action == "invoked" and (flow, task, run) in cancelling:
+            _end_cancelled(engine, ev, fs, ts, run, cancelling[(flow, task, run)])
         elif action == "invoked":
             ts.attempt = run
             rid = make_run_id(ev.key, flow, task, run)
@@ -154,6 +167,41 @@ def _fold(engine, ev: EventState, etype: EventType, rows: list[tuple]):
             for ts in fs.newly_ready():
                 dispatch.append((ev, fs, ts))
     return dispatch
+
+
+def _cancel_request(key: str, detail: str | None):
+    """``((flow, task, run), request)`` of a ``cancelling`` row of event ``key``, or None."""
+    from ..control.intents import CancelRequest
+
+    request = CancelRequest.read(detail)
+    if request is None:
+        return None
+    try:
+        run_key, flow, task, attempt = parse_run_id(request.run_id)
+    except ValueError:
+        return None
+    return ((flow, task, attempt), request) if run_key == key else None
+
+
+def _end_cancelled(engine, ev: EventState, fs: FlowState, ts: TaskState, run: int, request) -> None:
+    """End a run whose cancel request was committed but whose end was not, as the live path
+    (``control/ending.py``) would have: ``cancelled``, then ``skipped`` on the next run number
+    or queued again (``retried``, held by the pause); no ``lost``, no retry."""
+    from ..control.intents import REQUEUED
+
+    flow, task, rid = fs.flow.name, ts.name, request.run_id
+    engine.journal.kill_orphan(rid)
+    who = {"actor": request.actor, "target": request.target}
+    engine.stage(ev.key, flow, task, run, "cancelled", request.ended_detail(), run_id=rid, **who)
+    ts.attempt, ts.status = run, "cancelled"
+    if request.then == "skipped":
+        ts.attempt, ts.status = run + 1, "skipped"
+        engine.stage(ev.key, flow, task, run + 1, "skipped", request.reason,
+                     run_id=make_run_id(ev.key, flow, task, run + 1), **who)
+    elif request.then == "requeued":
+        engine.stage(ev.key, flow, task, run + 1, "retried", REQUEUED,
+                     run_id=make_run_id(ev.key, flow, task, run + 1), **who)
+        ts.status = "waiting"    # started below once its dependencies passed, held by the pause
 
 
 def load_event(engine, key: str) -> EventState | None:

@@ -62,7 +62,11 @@ async def _attempt(engine, ev: EventState, fs: FlowState, ts: TaskState) -> None
     try:
         result = await _execute(engine, ctx, ts)
     except trio.Cancelled:
-        if engine.stopping and ts.status == "running":
+        if engine.stopping and ts.status == "running" and ts.after_cancel is not None:
+            # a control action was cancelling it: it ends as that asked, not queued again
+            _record_outputs(engine, ctx, ())
+            _record_end(engine, ev, fs, ts, rid, RunResult(False, detail=f"cancelled: {ts.cancel_reason}"))
+        elif engine.stopping and ts.status == "running":
             engine.stage(ev.key, flow, task.name, ts.attempt, "failure", "interrupted: the engine stopped",
                          run_id=rid)
             engine.stage(ev.key, flow, task.name, ts.attempt + 1, "retried",
