@@ -196,10 +196,13 @@ class NbflowMagics(Magics):
         p.add_argument("--home", metavar="DIR")
         args = p.parse_args(shlex.split(rest))
         if args.home:        # a workspace whose engine runs elsewhere (nbflow run), or not at all
-            return show(home=args.home)
+            board = show(home=args.home)
+            self.home = args.home
+            return board
         handle = self._handle()
-        if handle is None and os.environ.get("NBFLOW_HOME"):
-            return show(home=os.environ["NBFLOW_HOME"])
+        fallback = self.home or os.environ.get("NBFLOW_HOME")   # the workspace used last, as %nbflow sql
+        if handle is None and fallback:
+            return show(home=fallback)
         if handle is None:
             raise UsageError("no nbflow engine runs in this kernel: `%nbflow start CONFIG` before opening "
                              "the dashboard, or watch a workspace whose engine runs elsewhere: "

@@ -346,12 +346,14 @@ def test_magic_dashboard_home(hist, monkeypatch):
     ip = globalipapp.get_ipython()
     ip.run_line_magic("load_ext", "nbflow")
     try:
+        with pytest.raises(UsageError, match="--home DIR"):     # no engine, no workspace used yet
+            ip.run_line_magic("nbflow", "dashboard")
         assert ip.run_line_magic("nbflow", f"dashboard --home {home}") is None
         (board,) = shown
         assert board.source.home == home.resolve() and "no engine running" in board.header.value
         board.close()
-        with pytest.raises(UsageError, match="--home DIR"):
-            ip.run_line_magic("nbflow", "dashboard")
+        assert ip.run_line_magic("nbflow", "dashboard") is None  # the workspace used last
+        assert len(shown) == 2 and shown[1].source.home == home.resolve()
     finally:
         for board in shown:
             board.close()
