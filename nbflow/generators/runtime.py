@@ -15,6 +15,7 @@ from typing import Any
 from ..keys import new_event_key
 from ..spec.templates import parse_template
 from . import custom
+from .cancelling import cancel_unfinished
 from .document import GeneratorDoc
 from .fires import Fire
 
@@ -70,7 +71,7 @@ class GeneratorRuntime:
                 and self.spec.on_hold == "cancel-running":
             # Fires kept during a pause, released under cancel-running: they do not wait either.
             first = Fire.from_json(self.qname, self.doc.pending[0])
-            cancelled = self.svc.cancel_running(self, self.doc.held_on, first)
+            cancelled = cancel_unfinished(self.svc.engine, self, self.doc.held_on, first)
             why = f"{why}; on_hold cancel-running: cancelled {cancelled} unfinished task(s) of {self.doc.held_on}"
             self.svc.unhold(self)
             self.doc.held_on = None
@@ -99,7 +100,7 @@ class GeneratorRuntime:
         elif self.doc.held_on is not None:
             why = _joined(f"held: event {self.doc.held_on} has not reached {self.spec.hold}", note)
             if self.spec.on_hold == "cancel-running":
-                cancelled = self.svc.cancel_running(self, self.doc.held_on, fire)
+                cancelled = cancel_unfinished(self.svc.engine, self, self.doc.held_on, fire)
                 self.svc.unhold(self)
                 self.doc.held_on = None
                 self._emit(fire, f"on_hold cancel-running: {why}; cancelled {cancelled} unfinished task(s)")
