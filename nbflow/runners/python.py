@@ -103,7 +103,7 @@ async def _run_in_child(ctx: RunContext) -> RunResult:
         "event_type": ctx.event_type, "type": _type_json(ctx.event.event_type), "event_key": ctx.event_key,
         "values": {k: to_json_value(v) for k, v in ctx.values.items()}, "flow": ctx.flow,
         "task": ctx.task.name, "attempt": ctx.attempt, "home": str(ctx.home),
-        "workdir": str(ctx.workdir_path), "run_dir": str(ctx.run_dir), "result": str(result_path)}
+        "workdir": str(ctx.workdir_path), "result": str(result_path)}
     env = ctx.environb()
     env[CALL_ENV.encode()] = json.dumps(call).encode()
     try:

@@ -25,6 +25,7 @@ from typing import Any
 
 from ..spec.model import Event, Task
 from ..spec.serialize import types_from_json
+from .base import EventFolders, RunContext
 from .pyfunc import load_error, resolve
 
 #: the environment variable that carries the call (removed before the function runs: processes
@@ -32,57 +33,20 @@ from .pyfunc import load_error, resolve
 CALL_ENV = "NBFLOW_PYTHON_CALL"
 
 
-class ChildContext:
-    """What a ``python`` task's function gets as ``ctx`` in its own process: the run's names
-    and folders, and ``emit``/``publish``/``artifact`` recording this run as parent."""
+def _context(call: dict[str, Any], event: Event, task: Task) -> RunContext:
+    """The ``ctx`` the function gets: the same ``RunContext`` as in-process, whose ``emit``,
+    ``publish`` and ``artifact`` go through the workspace's inbox, as from a command task."""
+    from ..taskapi import emit_to, publish_from_env
+    from ..workspace import Workspace
 
-    def __init__(self, call: dict[str, Any], event: Event, task: Task) -> None:
-        self.run_id: str = call["run_id"]
-        self.event = event
-        self.flow: str = call["flow"]
-        self.task = task
-        self.attempt: int = call["attempt"]
-        self.home = Path(call["home"])
-        self.workdir_path = Path(call["workdir"])
-        self.run_dir = Path(call["run_dir"])
-
-    @property
-    def workdir(self) -> Path:
-        """The event's work directory, shared by all its tasks (created on first use)."""
-        self.workdir_path.mkdir(parents=True, exist_ok=True)
-        return self.workdir_path
-
-    @property
-    def event_key(self) -> str:
-        return self.event.event_key
-
-    @property
-    def event_type(self) -> str:
-        return self.event.event_type.name
-
-    @property
-    def values(self) -> dict[str, Any]:
-        return dict(self.event.values)
-
-    def emit(self, event_type: str, **values: Any) -> str:
-        """Emit an event with this run as its parent (through the inbox); its key."""
-        from ..taskapi import emit_to
-        from ..workspace import Workspace
-
-        return emit_to(Workspace(self.home), event_type, values, parent_run_id=self.run_id)
-
-    def publish(self, obj: Any, kind: str = "other", name: str | None = None) -> Path:
-        """Publish a file (or a DataFrame, as Parquet) as an artifact of this run."""
-        from ..taskapi import publish_from_env
-        from ..workspace import Workspace
-
-        return publish_from_env(Workspace(self.home), obj, kind, name, self.run_id)
-
-    def artifact(self, name: str, event_key: str | None = None) -> Path:
-        """The path of an artifact published under ``name`` (default: by this event)."""
-        from ..taskapi import find_artifact
-
-        return find_artifact(self.home, name, event_key or self.event_key)
+    ws = Workspace(Path(call["home"]))
+    folders = EventFolders(Path(call["workdir"]), Path(call["result"]).parent)
+    return RunContext(
+        run_id=call["run_id"], event=event, flow=call["flow"], task=task, attempt=call["attempt"],
+        home=ws.home, folders=folders,
+        _emit=lambda event_type, values, parent_run_id: emit_to(ws, event_type, values,
+                                                                 parent_run_id=parent_run_id),
+        _publish=lambda ctx, obj, kind, name: publish_from_env(ws, obj, kind, name, ctx.run_id))
 
 
 def _event(call: dict[str, Any]) -> Event:
@@ -108,7 +72,7 @@ def run_call(call: dict[str, Any]) -> tuple[bool, str | None, int]:
     event = _event(call)
     task = Task(name=call["task"], runner="python", python=call["python"], base_dir=call["base_dir"],
                 process=True)
-    args = (event, ChildContext(call, event, task))[:nargs]
+    args = (event, _context(call, event, task))[:nargs]
     try:
         if is_async:
             import trio
