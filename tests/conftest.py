@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -47,19 +48,39 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05, what: str
         time.sleep(interval)
 
 
+def _stat(pid: int | str) -> list[str] | None:
+    """The fields of ``/proc/PID/stat`` after the command name (state, ppid, pgrp, ...), or
+    None when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def _live_stats():
+    """``(pid, stat fields)`` of every live process, zombies excluded."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat(entry)
+            if fields is not None and fields[0] != "Z":
+                yield int(entry), fields
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` lives (a zombie does not)."""
+    fields = _stat(pid)
+    return fields is not None and fields[0] != "Z"
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether a live process (zombies aside) of process group ``pgid`` remains."""
+    return any(int(fields[2]) == pgid for _, fields in _live_stats())
+
+
 def children_of(pid: int) -> list[int]:
     """Live descendants of ``pid`` (from /proc), zombies excluded."""
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z":
-            parents[int(entry)] = int(fields[1])
+    parents = {p: int(fields[1]) for p, fields in _live_stats()}
     found, frontier = [], [pid]
     while frontier:
         p = frontier.pop()
@@ -108,6 +129,13 @@ def wait_for_none(fn, timeout: float):
         if not value or time.monotonic() > deadline:
             return value
         time.sleep(0.05)
+
+
+def live_sql(home: Path, query: str) -> list[dict]:
+    """Rows of ``query`` through ``nbflow sql --format json`` (works while an engine runs);
+    ``[]`` when the command fails (no history yet, the engine just died)."""
+    out = nbflow_cli("sql", "--home", str(home), "--format", "json", query)
+    return json.loads(out.stdout) if out.returncode == 0 else []
 
 
 def history_rows(home: Path, query: str, params=()) -> list[tuple]:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import history_rows, nbflow_cli, wait_for, write_config
+from conftest import group_alive, history_rows, live_sql, nbflow_cli, wait_for, write_config
 
 pytestmark = pytest.mark.usefixtures("no_leaked_children")
 
@@ -42,24 +42,8 @@ events:
 """
 
 
-def _live_sql(home: Path, query: str) -> list[dict]:
-    out = nbflow_cli("sql", "--home", str(home), "--format", "json", query)
-    return json.loads(out.stdout) if out.returncode == 0 else []
 
 
-def _alive(pgid: int) -> bool:
-    """Whether a live process (zombies aside) of process group ``pgid`` remains."""
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            return True
-    return False
 
 
 class Crash:
@@ -92,22 +76,22 @@ class Crash:
         wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), timeout=60,
                  what="slow #1 running")
         self.pgid = int(pid_file.read_text())
-        wait_for(lambda: _live_sql(self.home, "SELECT status FROM task_runs WHERE task = 'slow'")
+        wait_for(lambda: live_sql(self.home, "SELECT status FROM task_runs WHERE task = 'slow'")
                  == [{"status": "running"}], what="slow #1 running in history")
         self.cli = subprocess.Popen(
             [sys.executable, "-m", "nbflow", op, "--home", str(self.home), f"event:{self.key}{where}",
              *options],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        wait_for(lambda: _live_sql(self.home, "SELECT count(*) AS n FROM stages WHERE action = 'cancelling'")
+        wait_for(lambda: live_sql(self.home, "SELECT count(*) AS n FROM stages WHERE action = 'cancelling'")
                  == [{"n": 1}], what="the cancel request committed")
         # The process ignores SIGTERM and kill_grace is 30 s: the cancel is pending, and the
         # command still waits for its end.
-        assert _alive(self.pgid) and self.cli.poll() is None
+        assert group_alive(self.pgid) and self.cli.poll() is None
         self.engine.send_signal(how)
         self.engine.wait(timeout=60)
         out, err = self.cli.communicate(timeout=60)
         if how == signal.SIGKILL:
-            assert _alive(self.pgid), "the task's process group died with the engine"
+            assert group_alive(self.pgid), "the task's process group died with the engine"
         return subprocess.CompletedProcess(self.cli.args, self.cli.returncode, out, err)
 
     def restart(self, expect: int) -> subprocess.CompletedProcess:
@@ -130,7 +114,7 @@ class Crash:
             if proc is not None and proc.poll() is None:
                 proc.kill()
                 proc.wait(timeout=10)
-        if self.pgid is not None and _alive(self.pgid):
+        if self.pgid is not None and group_alive(self.pgid):
             try:
                 os.killpg(self.pgid, signal.SIGKILL)
             except ProcessLookupError:
@@ -154,7 +138,7 @@ def _no_second_attempt(crash: Crash) -> None:
 
 
 def _group_gone(crash: Crash) -> None:
-    wait_for(lambda: not _alive(crash.pgid), timeout=10, what="the orphaned process group ended")
+    wait_for(lambda: not group_alive(crash.pgid), timeout=10, what="the orphaned process group ended")
 
 
 def _replay_refused(crash: Crash, cli: subprocess.CompletedProcess, why: str) -> None:
@@ -240,7 +224,7 @@ def test_a_clean_stop_while_a_cancel_is_pending_ends_the_run_cancelled_not_inter
     try:
         cli = crash.start_and_crash("cancel", "/main.slow", "--reason", "wrong data", how=signal.SIGTERM)
         assert crash.engine.returncode == 1        # a task failed: the cancelled one
-        assert not _alive(crash.pgid)
+        assert not group_alive(crash.pgid)
         crash.restart(expect=0)                     # nothing left: the stop ended the event
         _no_second_attempt(crash)
         assert crash.runs() == [("slow", 1, "cancelled", "wrong data")]
@@ -265,12 +249,12 @@ def test_without_a_crash_the_request_row_is_all_that_is_added(tmp_path, home):
         pid_file = crash.work / "slow-1.pid"
         wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), timeout=60, what="slow #1")
         crash.pgid = int(pid_file.read_text())
-        wait_for(lambda: _live_sql(home, "SELECT status FROM task_runs WHERE task = 'slow'")
+        wait_for(lambda: live_sql(home, "SELECT status FROM task_runs WHERE task = 'slow'")
                  == [{"status": "running"}], what="slow #1 running in history")
         out = nbflow_cli("skip", "--home", str(home), f"event:{key}/main.slow", "--reason", "by hand")
         assert out.returncode == 0, out.stderr
-        assert not _alive(crash.pgid)        # the answer comes once the group is gone
-        wait_for(lambda: _live_sql(home, f"SELECT status FROM events WHERE event_key = '{key}'")
+        assert not group_alive(crash.pgid)        # the answer comes once the group is gone
+        wait_for(lambda: live_sql(home, f"SELECT status FROM events WHERE event_key = '{key}'")
                  == [{"status": "success"}], what="the event to succeed")
         engine.send_signal(signal.SIGTERM)
         engine.wait(timeout=60)

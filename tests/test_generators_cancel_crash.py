@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import history_rows, nbflow_cli, wait_for, write_config
+from conftest import group_alive, history_rows, live_sql, nbflow_cli, wait_for, write_config
 
 pytestmark = pytest.mark.usefixtures("no_leaked_children")
 
@@ -50,28 +50,12 @@ events:
 ACTOR = "generator:job.again"
 
 
-def _live_sql(home: Path, query: str) -> list[dict]:
-    out = nbflow_cli("sql", "--home", str(home), "--format", "json", query)
-    return json.loads(out.stdout) if out.returncode == 0 else []
 
 
-def _alive(pgid: int) -> bool:
-    """Whether a live process (zombies aside) of process group ``pgid`` remains."""
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            return True
-    return False
 
 
 def _jobs(home: Path) -> list[dict]:
-    return _live_sql(home, "SELECT event_key, vals FROM events WHERE event_type = 'job' ORDER BY created_at")
+    return live_sql(home, "SELECT event_key, vals FROM events WHERE event_type = 'job' ORDER BY created_at")
 
 
 def _tick(home: Path, cfg: Path, n: int) -> None:
@@ -103,10 +87,10 @@ class Run:
         wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), timeout=60,
                  what="slow #1 running")
         self.pgid = int(pid_file.read_text())
-        wait_for(lambda: _live_sql(home, f"SELECT status FROM task_runs WHERE event_key = '{first}'")
+        wait_for(lambda: live_sql(home, f"SELECT status FROM task_runs WHERE event_key = '{first}'")
                  == [{"status": "running"}], what="slow #1 running in history")
         _tick(home, self.cfg, 2)     # the generator fires again: it cancels slow #1, emits job n=2
-        wait_for(lambda: _live_sql(home, "SELECT count(*) AS n FROM stages WHERE action = 'cancelling'")
+        wait_for(lambda: live_sql(home, "SELECT count(*) AS n FROM stages WHERE action = 'cancelling'")
                  == [{"n": 1}] and len(_jobs(home)) == 2, timeout=30,
                  what="the cancel request and the new job committed")
 
@@ -118,7 +102,7 @@ class Run:
         if self.engine is not None and self.engine.poll() is None:
             self.engine.kill()
             self.engine.wait(timeout=10)
-        if self.pgid is not None and _alive(self.pgid):
+        if self.pgid is not None and group_alive(self.pgid):
             try:
                 os.killpg(self.pgid, signal.SIGKILL)
             except ProcessLookupError:
@@ -165,13 +149,13 @@ def test_a_generator_cancel_pending_at_a_crash_ends_the_run_cancelled_and_the_ne
     home = run.home
     run.start_and_fire_again()
     # The process ignores SIGTERM and kill_grace is 30 s: the cancel is pending.
-    assert _alive(run.pgid)
+    assert group_alive(run.pgid)
     run.stop(signal.SIGKILL)
-    assert _alive(run.pgid), "the task's process group died with the engine"
+    assert group_alive(run.pgid), "the task's process group died with the engine"
 
     out = nbflow_cli("run", str(run.cfg), "--home", str(home), "--until-idle", timeout=120)
     assert out.returncode == 1, out.stdout + out.stderr    # job n=1 failed: its task was cancelled
-    wait_for(lambda: not _alive(run.pgid), timeout=10, what="the orphaned process group ended")
+    wait_for(lambda: not group_alive(run.pgid), timeout=10, what="the orphaned process group ended")
     first, rows = run.first, run.rows
 
     # The cancelled run: ended as the generator asked, never lost, never run again.
@@ -198,10 +182,10 @@ def test_without_a_crash_the_generator_cancel_records_the_same_rows(tmp_path, ho
     run = Run(tmp_path, home, kill_grace="0.5s")
     try:
         run.start_and_fire_again()
-        wait_for(lambda: [r["status"] for r in _live_sql(
+        wait_for(lambda: [r["status"] for r in live_sql(
             home, "SELECT status FROM events WHERE event_type = 'job' ORDER BY created_at")]
             == ["failure", "success"], timeout=30, what="both jobs to end")
-        assert not _alive(run.pgid)
+        assert not group_alive(run.pgid)
         run.stop(signal.SIGTERM)
     finally:
         run.cleanup()

@@ -13,7 +13,7 @@ import pytest
 
 import nbflow
 
-from conftest import REPO, children_of, wait_for, wait_for_none, write_config
+from conftest import REPO, alive, children_of, wait_for, wait_for_none, write_config
 
 NOTEBOOKS = REPO / "tests" / "fixtures" / "notebooks"
 pytestmark = pytest.mark.slow
@@ -50,12 +50,6 @@ def marked_processes(marker: str) -> list[tuple[int, str]]:
     return found
 
 
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 MIXED = f"""

@@ -13,7 +13,7 @@ import pytest
 import nbflow
 from nbflow.errors import ConfigError
 
-from conftest import nbflow_cli, processes_with_marker, wait_for, wait_for_none, write_config
+from conftest import alive, nbflow_cli, processes_with_marker, wait_for, wait_for_none, write_config
 
 TASKS = '''
 import datetime as dt, os, re, signal, sys, time
@@ -180,7 +180,7 @@ def test_timeout_kills_the_function_and_its_process_is_gone(engine, func):
     with open(out) as f:
         printed, pid = f.read().split()         # printed before it was killed: kept
     assert printed == f"MARK-{mark}"
-    assert not _alive(int(pid))
+    assert not alive(int(pid))
     assert not wait_for_none(lambda: _running_tasks(h), timeout=5)
 
 
@@ -192,13 +192,13 @@ def test_cancel_kills_the_running_function(engine):
                    what="the run's stdout file")[0]
     wait_for(lambda: f"MARK-{mark}" in log.read_text(), timeout=30, what="the function to start")
     pid = int(log.read_text().split()[1])
-    assert _alive(pid)
+    assert alive(pid)
     h.cancel(f"event:{key}/main.sleeps", reason="not needed")
     h.wait_idle(timeout=30)
     h.flush()
     status, detail = h.sql("SELECT status, detail FROM task_runs WHERE event_key = ?", [key]).iloc[0]
     assert (status, detail) == ("cancelled", "not needed")
-    assert not _alive(pid)
+    assert not alive(pid)
     assert not wait_for_none(lambda: _running_tasks(h), timeout=5)
 
 
@@ -249,12 +249,6 @@ def test_engine_default_python_process(tmp_path, home, no_leaked_children):
     assert is_main and pid != os.getpid() and row.exit_code == 0
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def _running_tasks(h) -> list[int]:

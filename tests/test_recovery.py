@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import history_rows, nbflow_cli, processes_with_marker, wait_for, write_config
+from conftest import history_rows, live_sql, nbflow_cli, processes_with_marker, wait_for, write_config
 
 pytestmark = pytest.mark.usefixtures("no_leaked_children")
 
@@ -20,9 +20,6 @@ pytestmark = pytest.mark.usefixtures("no_leaked_children")
 _sql = history_rows
 
 
-def _live_sql(home, query):
-    out = nbflow_cli("sql", "--home", str(home), "--format", "json", query)
-    return json.loads(out.stdout) if out.returncode == 0 else []
 
 
 def test_kill_9_mid_work_then_restart_loses_and_duplicates_nothing(tmp_path, home):
@@ -47,7 +44,7 @@ def test_kill_9_mid_work_then_restart_loses_and_duplicates_nothing(tmp_path, hom
     engine = subprocess.Popen([sys.executable, "-m", "nbflow", "run", str(cfg), "--home", str(home)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for(lambda: _live_sql(home, "SELECT count(*) AS n FROM task_runs WHERE task = 'slow' "
+        wait_for(lambda: live_sql(home, "SELECT count(*) AS n FROM task_runs WHERE task = 'slow' "
                                          "AND status = 'running'") == [{"n": 2}],
                  timeout=60, what="two slow tasks running (max_parallel is the CPU count)")
         wait_for(lambda: len(processes_with_marker(marker)) >= 2, what="their processes")
@@ -152,7 +149,7 @@ def test_twenty_concurrent_emitters_lose_nothing(tmp_path, home, engine_running)
         keys = {p.stdout.strip() for p in procs}
         assert len(keys) == 20
         if engine_running:
-            wait_for(lambda: _live_sql(home, "SELECT count(*) AS n FROM events WHERE status = 'success'")
+            wait_for(lambda: live_sql(home, "SELECT count(*) AS n FROM events WHERE status = 'success'")
                      == [{"n": 20}], timeout=60, what="20 events done")
     finally:
         if engine is not None:
