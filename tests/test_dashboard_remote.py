@@ -334,6 +334,25 @@ def test_the_structure_comes_from_the_config_recorded_in_history(hist, tmp_path)
         cfg.write_text(original)
 
 
+def test_a_config_of_several_files_is_rebuilt_from_their_recorded_texts(tmp_path):
+    """Files gone: each recorded text loads with its own file's name and folder, in load order."""
+    from nbflow.dashboard.recorded_config import Recorded, load_recorded
+
+    first, second = str(tmp_path / "a" / "ingest.yaml"), str(tmp_path / "b" / "report.yaml")
+    texts = {first: "events:\n  - name: ingest\n    flows: [{name: main, tasks: [{name: t, cmd: 'true'}]}]\n",
+             second: "events:\n  - name: report\n    generators: [{name: after, subscribe: ['ingest:final']}]\n"
+                     "    flows: [{name: main, tasks: [{name: t, cmd: 'true'}]}]\n"}
+    config = load_recorded(Recorded(7, (first, second), texts), tmp_path)
+    assert [t.name for t in config.event_types] == ["ingest", "report"]
+    assert [t.flows[0].tasks[0].base_dir for t in config.event_types] == [
+        str((tmp_path / "a").resolve()), str((tmp_path / "b").resolve())]
+    broken = dict(texts, **{second: texts[second].replace("ingest:final", "nowhere:final")})
+    # the error names the recorded file and line, not a temporary copy
+    with pytest.raises(NbflowError, match=r"\(config 7, from .* no longer loads: \S*/b/report\.yaml:3: "
+                                          r"events\[0\]\.generators\[0\]\.subscribe\[0\]"):
+        load_recorded(Recorded(7, (first, second), broken), tmp_path)
+
+
 def test_magic_dashboard_home(hist, monkeypatch):
     from IPython.core.error import UsageError
     from IPython.display import display  # noqa: F401 (patched below, where show() imports it)

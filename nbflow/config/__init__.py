@@ -7,6 +7,7 @@
 
 from .loader import load_config as load_config
 from .loader import load_config_text as load_config_text
+from .loader import load_config_texts as load_config_texts
 from .vars import TASK_BUILTINS as TASK_BUILTINS
 
-__all__ = ["TASK_BUILTINS", "load_config", "load_config_text"]
+__all__ = ["TASK_BUILTINS", "load_config", "load_config_text", "load_config_texts"]

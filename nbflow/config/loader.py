@@ -43,8 +43,14 @@ def load_config_text(text: str, name: str = "<string>", base_dir: str | os.PathL
     ``name`` stands for the file in error lines; tasks' relative paths start at
     ``base_dir`` (default: the current directory).
     """
-    folder = str(Path(base_dir).resolve()) if base_dir is not None else str(Path.cwd())
-    return _load([_Source(name, text, folder)])
+    return load_config_texts([(name, text, base_dir)])
+
+
+def load_config_texts(texts: list[tuple[str, str, str | os.PathLike[str] | None]]) -> Config:
+    """Load and validate one config from several YAML texts, ``(name, text, base_dir)`` each,
+    as ``load_config`` loads several files (a config read back from a workspace's history)."""
+    return _load([_Source(name, text, str(Path(base_dir).resolve()) if base_dir is not None else str(Path.cwd()))
+                  for name, text, base_dir in texts])
 
 
 def _resolve(paths: tuple[str | os.PathLike[str], ...]) -> list[tuple[str, Path]]:

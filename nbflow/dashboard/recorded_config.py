@@ -11,7 +11,6 @@ types, vars, generators and flows).
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,7 +68,7 @@ def _unchanged(recorded: Recorded) -> bool:
 def load_recorded(recorded: Recorded, home: Path):
     """The ``Config`` of ``recorded``: from its files when they are unchanged and load, else
     from its recorded text.  ``NbflowError`` naming the workspace when neither loads."""
-    from ..config import load_config, load_config_text
+    from ..config import load_config, load_config_texts
 
     if _unchanged(recorded):
         try:
@@ -79,17 +78,8 @@ def load_recorded(recorded: Recorded, home: Path):
     texts = recorded.ordered_texts()
     if not texts:
         raise NbflowError(f"the history of {home} records config {recorded.config_id} without its text")
-    try:
-        if len(texts) == 1:
-            (name, text), = texts
-            return load_config_text(text, name=name, base_dir=Path(name).parent)
-        with tempfile.TemporaryDirectory(prefix="nbflow-config-") as folder:
-            paths = []
-            for i, (name, text) in enumerate(texts):
-                path = Path(folder) / f"{i:03d}-{Path(name).name}"
-                path.write_text(text, encoding="utf-8")
-                paths.append(path)
-            return load_config(*paths)
+    try:   # each text with its own file's folder, as the engine loaded it
+        return load_config_texts([(name, text, Path(name).parent) for name, text in texts])
     except ConfigError as exc:
         raise NbflowError(f"the config workspace {home} last ran with (config {recorded.config_id}, "
                           f"from {', '.join(recorded.sources) or 'text'}) no longer loads: {exc}") from None
