@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -68,10 +69,15 @@ class Observing:
 
     async def wait_idle(self, settle: float = 0.05) -> None:
         """Return once the engine has been idle for two checks ``settle`` seconds apart."""
+        await self.wait_until(self.is_idle, settle)
+
+    async def wait_until(self, done: Callable[[], bool], settle: float = 0.05) -> None:
+        """Return once ``done()`` held at two checks ``settle`` seconds apart, checking again
+        whenever the engine signals a change (``_idle_check``) or ``settle`` passed."""
         while True:
-            if self.is_idle():
+            if done():
                 await trio.sleep(settle)
-                if self.is_idle():
+                if done():
                     return
             with trio.move_on_after(settle):
                 await self._idle_check.wait()

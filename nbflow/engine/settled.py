@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import trio
-
 from .state import DONE
 
 
@@ -50,14 +48,7 @@ async def wait_settled(engine, settle: float = 0.05) -> None:
     """Return once nothing can progress (``can_progress`` false for two checks ``settle``
     seconds apart).  The caller reads ``held_work()`` right after, with no checkpoint in
     between, to see exactly the state that was found settled."""
-    while True:
-        if not can_progress(engine):
-            await trio.sleep(settle)
-            if not can_progress(engine):
-                return
-        with trio.move_on_after(settle):
-            await engine._idle_check.wait()
-        engine._idle_check = trio.Event()
+    await engine.wait_until(lambda: not can_progress(engine), settle)
 
 
 def held_work(engine) -> list[dict[str, Any]]:
