@@ -89,6 +89,11 @@ class RunContext:
         stem = f"{self.event_key}.{self.flow}.{self.task.name}.{self.attempt}"
         return self.folders.logs / f"{stem}.stdout.txt", self.folders.logs / f"{stem}.stderr.txt"
 
+    def log_artifacts(self) -> tuple[tuple[str, str, Path], tuple[str, str, Path]]:
+        """This run's stdout and stderr as ``(name, kind, path)`` artifacts (``log_paths()``)."""
+        out, err = self.log_paths()
+        return ("stdout.txt", "stdout", out), ("stderr.txt", "stderr", err)
+
     @property
     def workdir_path(self) -> Path:
         """The event's work directory (not necessarily created yet)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..spec.templates import parse_template
 from .base import RunContext, RunResult
-from .process import describe_exit, run_logged
+from .process import describe_exit, run_task_process
 
 
 def argv(ctx: RunContext) -> list[str]:
@@ -18,15 +18,12 @@ def argv(ctx: RunContext) -> list[str]:
 
 
 async def run(ctx: RunContext) -> RunResult:
-    out, err = ctx.log_paths()
-    files = (("stdout.txt", "stdout", out), ("stderr.txt", "stderr", err))
+    files = ctx.log_artifacts()
     ctx.outputs.extend(files)
     try:
-        code = await run_logged(argv(ctx), stdout=out, stderr=err, cwd=ctx.cwd(), env=ctx.environb(),
-                                grace=ctx.kill_grace, dirs=ctx.pending_dirs(), journal=ctx.journal, run_id=ctx.run_id,
-                                sizes=ctx.output_sizes)
+        code = await run_task_process(ctx, argv(ctx))
     except OSError as exc:  # no such program, not executable, bad cwd
-        err.write_text(f"cannot start {ctx.task.cmd[0]!r}: {exc}\n")
+        ctx.log_paths()[1].write_text(f"cannot start {ctx.task.cmd[0]!r}: {exc}\n")
         return RunResult(ok=False, detail=f"cannot start the command: {exc}", artifacts=files)
     return RunResult(ok=code == 0, exit_code=code, detail=None if code == 0 else describe_exit(code),
                      artifacts=files)

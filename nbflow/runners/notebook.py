@@ -27,7 +27,7 @@ from typing import Any
 from ..spec.templates import parse_template
 from ..spec.values import to_json_value
 from .base import RunContext, RunResult
-from .process import describe_exit, run_logged
+from .process import describe_exit, run_task_process
 
 #: How much of a traceback goes into the run's detail (the whole of it is in error.json).
 _DETAIL_LIMIT = 6000
@@ -102,7 +102,7 @@ async def run(ctx: RunContext) -> RunResult:
     source = notebook_path(ctx)
     run_dir = ctx.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
-    out, err = ctx.log_paths()
+    logs = ctx.log_artifacts()
     executed, html = run_dir / source.name, run_dir / (source.stem + ".html")
     error_file, kernel_file = run_dir / "error.json", run_dir / "kernel.json"
     if not source.is_file():
@@ -117,19 +117,16 @@ async def run(ctx: RunContext) -> RunResult:
             "error": str(error_file), "kernel_file": str(kernel_file), "parameters": params,
             "implicit": sorted(set(params) - set(ctx.task.parameters)), "kernel": ctx.task.kernel,
             "cwd": ctx.cwd(), "grace": max(0.5, min(2.0, ctx.kill_grace / 2))}
-    ctx.outputs.extend([("stdout.txt", "stdout", out), ("stderr.txt", "stderr", err),
-                        (executed.name, "notebook", executed), (html.name, "report", html)])
+    ctx.outputs.extend([*logs, (executed.name, "notebook", executed), (html.name, "report", html)])
     spec_file = run_dir / "papermill.json"
     spec_file.write_text(json.dumps(spec, indent=1))
     try:
-        code = await run_logged([sys.executable, "-m", "nbflow.runners.papermill_child", str(spec_file)],
-                                stdout=out, stderr=err, cwd=ctx.cwd(), env=ctx.environb(),
-                                grace=ctx.kill_grace, dirs=ctx.pending_dirs(), journal=ctx.journal, run_id=ctx.run_id)
+        code = await run_task_process(ctx, [sys.executable, "-m", "nbflow.runners.papermill_child", str(spec_file)])
     except OSError as exc:  # most likely a cwd that does not exist
         return RunResult(False, detail=f"cannot start the notebook process in {ctx.cwd()}: {exc}")
     finally:
         end_kernel_group(kernel_file)
-    artifacts = [("stdout.txt", "stdout", out), ("stderr.txt", "stderr", err)]
+    artifacts = list(logs)
     if executed.exists():
         artifacts.append((executed.name, "notebook", executed))
     if html.exists():

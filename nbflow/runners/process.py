@@ -122,6 +122,16 @@ async def run_logged(argv: Sequence[str], *, stdout: Path, stderr: Path, cwd: st
             journal.ended(run_id)
 
 
+async def run_task_process(ctx, argv: Sequence[str], env=None) -> int:
+    """``run_logged`` for a task run: its log files, ``cwd``, environment (``env``, else
+    ``ctx.environb()``), grace period, folders and journal line; the exit code."""
+    out, err = ctx.log_paths()
+    return await run_logged(argv, stdout=out, stderr=err, cwd=ctx.cwd(),
+                            env=ctx.environb() if env is None else env, grace=ctx.kill_grace,
+                            dirs=ctx.pending_dirs(), journal=ctx.journal, run_id=ctx.run_id,
+                            sizes=ctx.output_sizes)
+
+
 def describe_exit(code: int) -> str:
     if code < 0:
         try:

@@ -91,12 +91,12 @@ def _type_json(event_type) -> dict[str, Any]:
 
 async def _run_in_child(ctx: RunContext) -> RunResult:
     from ..spec.values import to_json_value
-    from .process import describe_exit, run_logged
+    from .process import describe_exit, run_task_process
     from .python_child import CALL_ENV
 
-    out, err = ctx.log_paths()
-    files = (("stdout.txt", "stdout", out), ("stderr.txt", "stderr", err))
+    files = ctx.log_artifacts()
     ctx.outputs.extend(files)
+    out, err = ctx.log_paths()
     result_path = out.with_name(out.name.removesuffix(".stdout.txt") + ".result.json")
     call = {
         "python": ctx.task.python, "base_dir": ctx.task.base_dir, "run_id": ctx.run_id,
@@ -107,9 +107,7 @@ async def _run_in_child(ctx: RunContext) -> RunResult:
     env = ctx.environb()
     env[CALL_ENV.encode()] = json.dumps(call).encode()
     try:
-        code = await run_logged(_CHILD, stdout=out, stderr=err, cwd=ctx.cwd(), env=env, grace=ctx.kill_grace,
-                                dirs=ctx.pending_dirs(), journal=ctx.journal, run_id=ctx.run_id,
-                                sizes=ctx.output_sizes)
+        code = await run_task_process(ctx, _CHILD, env)
         try:
             outcome = json.loads(result_path.read_bytes())
         except (OSError, ValueError):
